@@ -1,0 +1,1 @@
+"""Versioned migrations, one module each, applied in order by ``migrate.py``."""
