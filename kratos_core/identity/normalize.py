@@ -8,6 +8,7 @@ and the full-width ``ｊａｎｅ＠ｅｘａｍｐｌｅ．ｏｒｇ`` all name
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 import phonenumbers
 
@@ -55,6 +56,9 @@ def _clean(value: str) -> str:
     return strip_invisible(value).strip()
 
 
+# Parsing a phone number is the costliest step of traits validation and the same value is parsed
+# for normalisation, format checking and identifier extraction: memoise (the function is pure).
+@lru_cache(maxsize=4096)
 def normalize_phone(value: str) -> str | None:
     """Return ``value`` as an E.164 phone number, or ``None`` when it is not a valid number.
 

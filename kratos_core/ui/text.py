@@ -23,7 +23,13 @@ class TextMessage(msgspec.Struct, frozen=True):
     context: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
 
     def to_dict(self) -> dict[str, Any]:
+        """The wire JSON object as builtins."""
         out: dict[str, Any] = {"id": self.id, "text": self.text, "type": self.type}
         if self.context:
             out["context"] = dict(self.context)
         return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TextMessage:
+        """Read a message back from its wire JSON object (validates the id, text and type)."""
+        return msgspec.convert(data, cls)

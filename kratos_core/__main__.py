@@ -1,0 +1,5 @@
+"""``python -m kratos_core`` is the ``kratos`` command."""
+
+from .cli import main
+
+main()

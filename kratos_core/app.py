@@ -1,0 +1,166 @@
+"""The running server: config, plugins, database and schemas, and the two HTTP apps on top.
+
+:class:`KratosApp` is built from a loaded config and a plugin host; ``await app.start()`` opens
+the database and loads the identity schemas (failing at boot on any problem), and
+``app.public`` / ``app.admin`` are the two Litestar ASGI apps. Tests build one per test with
+explicit plugins (see :func:`build_app`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .identity.manager import IdentityManager
+from .identity.schema import SchemaRegistry
+from .persistence.db import Database, open_database
+from .persistence.migrate import apply_migrations, pending_migrations
+from .plugins.manager import PluginHost
+
+if TYPE_CHECKING:  # pragma: no cover
+    from litestar import Litestar
+
+    from .config import Config
+
+__all__ = ["KratosApp", "build_app", "MissingMigrations"]
+
+log = logging.getLogger("kratos")
+
+
+class MissingMigrations(Exception):
+    """The database schema is behind: run ``kratos migrate sql``."""
+
+
+class KratosApp:
+    """One server instance.
+
+    Args:
+        config: The loaded configuration (built with the plugin host's config fragments).
+        plugins: The plugin host whose plugins serve this instance.
+    """
+
+    def __init__(self, config: Config, plugins: PluginHost) -> None:
+        self.config = config
+        self.plugins = plugins
+        self._db: Database | None = None
+        self._schemas: SchemaRegistry | None = None
+        self._identities: IdentityManager | None = None
+        self.started = False
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            raise RuntimeError("KratosApp.start() has not run")
+        return self._db
+
+    @property
+    def schemas(self) -> SchemaRegistry:
+        if self._schemas is None:
+            raise RuntimeError("KratosApp.start() has not run")
+        return self._schemas
+
+    @property
+    def identities(self) -> IdentityManager:
+        if self._identities is None:
+            self._identities = IdentityManager(self.db, self.schemas, self.plugins)
+        return self._identities
+
+    @property
+    def public_base_url(self) -> str:
+        return self.config.serve.public.base_url
+
+    @property
+    def admin_base_url(self) -> str:
+        return self.config.serve.admin.base_url
+
+    async def start(self, *, migrate: bool = False) -> None:
+        """Open the database, check (or apply) migrations, load schemas, run startup hooks.
+
+        Args:
+            migrate: Apply pending migrations instead of refusing to start (``--dev`` on the
+                embedded database does this).
+
+        Raises:
+            MissingMigrations: migrations are pending and ``migrate`` is False.
+            DatabaseUnavailable, SchemaLoadError: the usual boot failures, with clear messages.
+        """
+        if self.started:
+            return
+        self._db = await open_database(self.config.dsn)
+        try:
+            if migrate:
+                applied = await apply_migrations(self._db)
+                if applied:
+                    log.info("applied migrations %s", ", ".join(applied))
+            pending = await pending_migrations(self._db)
+            if pending:
+                raise MissingMigrations(
+                    f"the database at {self._db.url} has pending migrations ({', '.join(pending)}): "
+                    "run `kratos migrate sql -e --yes` first"
+                )
+            self._schemas = await SchemaRegistry.load(
+                self.config.identity.schemas,
+                default_id=self.config.identity.default_schema_id,
+                base_dir=Path.cwd(),
+            )
+            await self.plugins.call("kratos_startup", config=self.config)
+        except BaseException:
+            await self._db.close()
+            self._db = None
+            raise
+        self.started = True
+
+    async def stop(self) -> None:
+        if not self.started:
+            return
+        self.started = False
+        await self.plugins.notify("kratos_shutdown", config=self.config)
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    @cached_property
+    def public(self) -> Litestar:
+        from .http.app import build_public_app
+
+        return build_public_app(self)
+
+    @cached_property
+    def admin(self) -> Litestar:
+        from .http.app import build_admin_app
+
+        return build_admin_app(self)
+
+
+def build_app(
+    config_files: Sequence[str] = (),
+    *,
+    dev: bool = False,
+    plugins: Sequence[object] = (),
+    autoload: bool = True,
+    env: dict[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> KratosApp:
+    """Load plugins and config the way ``kratos serve`` does, and build the app (not started).
+
+    Raises:
+        ConfigError, PluginError: the config is invalid or names a plugin that is not installed.
+    """
+    from .config import load_config
+
+    host = PluginHost(autoload=autoload, plugins=plugins)
+    config = load_config(
+        list(config_files), env=env, dev=dev, fragments=host.config_fragments(), overrides=overrides
+    )
+    host.configure(config, explicitly_enabled=_explicit_methods(config))
+    return KratosApp(config, host)
+
+
+def _explicit_methods(config: Config) -> list[str]:
+    explicit = getattr(config, "explicit_methods", None)
+    if callable(explicit):
+        return list(explicit())
+    return list(explicit or ())

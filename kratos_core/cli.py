@@ -1,0 +1,275 @@
+"""The ``kratos`` command line: serve, migrate, identities, plugins, version."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import click
+
+from . import __version__
+
+__all__ = ["main", "cli"]
+
+log = logging.getLogger("kratos")
+
+DEFAULT_ADMIN_URL = "http://127.0.0.1:4434"
+
+
+def _setup_logging(level: str = "info", fmt: str = "text") -> None:
+    level_no = getattr(logging, level.upper(), logging.INFO)
+    if fmt == "json":
+        format_ = '{"time": "%(asctime)s", "level": "%(levelname)s", "logger": "%(name)s", "msg": %(message)r}'
+    else:
+        format_ = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+    logging.basicConfig(level=level_no, format=format_, stream=sys.stderr, force=True)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+@contextlib.contextmanager
+def _boot_errors() -> Iterator[None]:
+    """Turn the known start-up failures into one clear line and exit code 1 (no traceback)."""
+    from .app import MissingMigrations
+    from .config import ConfigError
+    from .identity.schema import SchemaLoadError
+    from .persistence.db import DatabaseUnavailable
+    from .plugins.manager import PluginError
+    from .plugins.registry import DuplicateRegistration
+
+    try:
+        yield
+    except (ConfigError, PluginError, DuplicateRegistration, SchemaLoadError, MissingMigrations, DatabaseUnavailable) as exc:
+        _fail(str(exc))
+    except ValueError as exc:  # e.g. an unsupported dsn scheme
+        _fail(str(exc))
+
+
+class _KratosGroup(click.Group):
+    """The root group; plugins add commands through ``kratos_register_commands``."""
+
+    _plugins_loaded = False
+
+    def _load_plugin_commands(self) -> None:
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        from .plugins.manager import PluginHost
+
+        with contextlib.suppress(Exception):
+            PluginHost().register_commands(self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            self._load_plugin_commands()
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+
+@click.group(cls=_KratosGroup)
+@click.version_option(__version__, prog_name="kratos-core")
+def cli() -> None:
+    """An identity server that speaks the Ory Kratos HTTP API."""
+
+
+# -- serve --------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("-c", "--config", "config_files", multiple=True, type=click.Path(dir_okay=False), help="Config file (YAML or JSON); repeatable, merged in order.")
+@click.option("--dev", is_flag=True, help="Development mode: insecure cookies allowed, courier bodies shown, automatic migrations on SQLite.")
+@click.option("--watch-courier", is_flag=True, help="Also run the courier worker in this process.")
+@click.option("--sqa-opt-out", is_flag=True, hidden=True, help="Accepted for compatibility; we send no telemetry.")
+def serve(config_files: Sequence[str], dev: bool, watch_courier: bool, sqa_opt_out: bool) -> None:
+    """Run the public and admin APIs."""
+    del sqa_opt_out
+    from .app import build_app
+
+    with _boot_errors():
+        app = build_app(config_files, dev=dev)
+    _setup_logging(app.config.log.level, app.config.log.format)
+    if watch_courier:
+        log.warning("--watch-courier: the courier arrives with a later release; no messages are sent yet")
+    with _boot_errors():
+        asyncio.run(_serve(app, dev=dev))
+
+
+async def _serve(app: Any, *, dev: bool) -> None:
+    import uvicorn
+
+    from .persistence.db import parse_dsn
+
+    embedded = parse_dsn(app.config.dsn).dialect == "sqlite"
+    await app.start(migrate=dev and embedded)
+    servers = [
+        _Server(uvicorn.Config(app.public, host=app.config.serve.public.host or "0.0.0.0", port=app.config.serve.public.port, lifespan="off", log_config=None, access_log=False, server_header=False)),
+        _Server(uvicorn.Config(app.admin, host=app.config.serve.admin.host or "0.0.0.0", port=app.config.serve.admin.port, lifespan="off", log_config=None, access_log=False, server_header=False)),
+    ]
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: [setattr(s, "should_exit", True) for s in servers])
+    log.info(
+        "serving public API on %s and admin API on %s (database %s)",
+        app.public_base_url,
+        app.admin_base_url,
+        app.db.url,
+    )
+    try:
+        await asyncio.gather(*(s.serve() for s in servers))
+    finally:
+        await app.stop()
+        log.info("stopped")
+
+
+def _server_class() -> Any:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """A uvicorn server that leaves signals to us: two servers share one process."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+        def install_signal_handlers(self) -> None:  # uvicorn < 0.29
+            return
+
+    return Server
+
+
+def _Server(config: Any) -> Any:  # noqa: N802 - a factory that reads like a class
+    return _server_class()(config)
+
+
+# -- migrate ------------------------------------------------------------------------------------
+
+
+@cli.group()
+def migrate() -> None:
+    """Database migrations."""
+
+
+@migrate.command("sql")
+@click.argument("dsn", required=False)
+@click.option("-e", "--read-from-env", is_flag=True, help="Read the DSN from the DSN environment variable (or the config).")
+@click.option("-c", "--config", "config_files", multiple=True, type=click.Path(dir_okay=False), help="Config file to read the dsn from.")
+@click.option("-y", "--yes", is_flag=True, help="Apply without asking.")
+def migrate_sql(dsn: str | None, read_from_env: bool, config_files: Sequence[str], yes: bool) -> None:
+    """Apply every pending SQL migration."""
+    dsn = _resolve_dsn(dsn, read_from_env, config_files)
+    _setup_logging()
+    with _boot_errors():
+        asyncio.run(_migrate(dsn, yes))
+
+
+def _resolve_dsn(dsn: str | None, from_env: bool, config_files: Sequence[str]) -> str:
+    if dsn:
+        return dsn
+    if from_env and os.environ.get("DSN"):
+        return os.environ["DSN"]
+    if config_files:
+        import yaml
+
+        for path in reversed(config_files):
+            with open(path, encoding="utf-8") as fh:
+                data = yaml.safe_load(fh) or {}
+            if isinstance(data, dict) and data.get("dsn"):
+                return str(data["dsn"])
+    _fail("no database: pass a DSN, or -e with the DSN environment variable set, or -c with a config that has dsn")
+    raise AssertionError  # unreachable
+
+
+async def _migrate(dsn: str, yes: bool) -> None:
+    from .persistence.db import open_database
+    from .persistence.migrate import apply_migrations, migration_status
+
+    db = await open_database(dsn)
+    try:
+        pending = [s for s in await migration_status(db) if s.applied_at is None]
+        if not pending:
+            click.echo(f"{db.url}: all migrations are applied.")
+            return
+        click.echo(f"{db.url}: {len(pending)} pending migration(s): " + ", ".join(f"{s.version}_{s.name}" for s in pending))
+        if not yes and not click.confirm("Apply them now?", default=False):
+            click.echo("Nothing applied.")
+            return
+        applied = await apply_migrations(db)
+        click.echo(f"Applied {len(applied)} migration(s).")
+    finally:
+        await db.close()
+
+
+@migrate.command("status")
+@click.argument("dsn", required=False)
+@click.option("-e", "--read-from-env", is_flag=True)
+@click.option("-c", "--config", "config_files", multiple=True, type=click.Path(dir_okay=False))
+def migrate_status(dsn: str | None, read_from_env: bool, config_files: Sequence[str]) -> None:
+    """Show which migrations are applied."""
+    dsn = _resolve_dsn(dsn, read_from_env, config_files)
+
+    async def run() -> None:
+        from .persistence.db import open_database
+        from .persistence.migrate import migration_status
+
+        db = await open_database(dsn)
+        try:
+            for s in await migration_status(db):
+                click.echo(f"{s.version}_{s.name}\t{'applied ' + s.applied_at.isoformat() if s.applied_at else 'pending'}")
+        finally:
+            await db.close()
+
+    with _boot_errors():
+        asyncio.run(run())
+
+
+# -- plugins and version ------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def plugins(fmt: str) -> None:
+    """List installed plugins: name, version and the hooks each implements."""
+    from .plugins.manager import PluginHost
+
+    with _boot_errors():
+        infos = PluginHost().describe()
+    if fmt == "json":
+        click.echo(json.dumps(infos, indent=2))
+        return
+    for info in infos:
+        kind = "builtin" if info["builtin"] else "plugin"
+        click.echo(f"{info['name']} {info['version']} ({kind})")
+        for hook in info["hooks"]:
+            click.echo(f"    {hook}")
+
+
+@cli.command()
+def version() -> None:
+    """Print the version."""
+    click.echo(f"kratos-core v{__version__}")
+
+
+# -- identities (through the admin API, as Kratos's CLI) -----------------------------------------
+
+from .cli_identities import identities  # noqa: E402 - registered after the group exists
+
+cli.add_command(identities)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    cli.main(args=list(argv) if argv is not None else None, prog_name="kratos")

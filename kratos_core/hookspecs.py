@@ -1,0 +1,226 @@
+"""The plugin contract: every hook kratos_core calls, in lifecycle order.
+
+A plugin is a module (or object) with functions marked ``@kratos_core.hookimpl`` whose names are
+the hooks below. Installed plugins are found through the ``kratos`` entry-point group; the
+built-in ones are registered through the same plugin manager.
+
+There are two kinds of hooks:
+
+* **Registration hooks** (``kratos_register_*``, plain functions) run once at start-up and say
+  *what exists*: a plugin hands typed objects to the ``register`` callback it receives.
+  Duplicate ids fail at start-up.
+* **Lifecycle hooks** (everything else) observe and steer running work. They may be
+  ``async def``; the core awaits each implementation before calling the next, so a veto in one
+  stops the ones after it. They are always called with keyword arguments, so a plugin may
+  accept only the arguments it needs.
+
+Error policy (written per stage): hooks that run *before* something is stored fail closed (an
+exception aborts the operation and nothing is stored); hooks that run *after* something is
+stored are contained (the stored data stays; the error is logged with the plugin's name and
+reported through the operation's error handler); observers (``kratos_event``) are contained and
+logged.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import hookspec
+
+if TYPE_CHECKING:  # pragma: no cover
+    import click
+    import pluggy
+
+    from .config import Config
+    from .identity.model import Identity
+    from .plugins.registry import (
+        ChannelRegistrar,
+        FlowActionRegistrar,
+        MethodRegistrar,
+        RouteRegistrar,
+    )
+
+__all__ = [
+    "kratos_add_hookspecs",
+    "kratos_register_methods",
+    "kratos_register_flow_actions",
+    "kratos_register_courier_channels",
+    "kratos_register_routes",
+    "kratos_register_commands",
+    "kratos_startup",
+    "kratos_identity_pre_persist",
+    "kratos_identity_post_persist",
+    "kratos_event",
+    "kratos_shutdown",
+]
+
+# ---------------------------------------------------------------------------------------------
+# Start-up: what exists
+
+
+@hookspec
+def kratos_add_hookspecs(pm: pluggy.PluginManager) -> None:
+    """Add hook specifications of a plugin's own (for plugins that are extended by others).
+
+    Called once, right after the plugin manager has loaded every plugin and before any other
+    hook. Call ``pm.add_hookspecs(module)``; hook names must start with ``kratos_``.
+
+    Args:
+        pm: The application's plugin manager.
+
+    Added in: 0.1.0
+    """
+
+
+@hookspec
+def kratos_register_methods(register: MethodRegistrar) -> None:
+    """Register self-service and credential methods (password, code, totp, oidc, ...).
+
+    Called once at start-up. Call ``register(method)`` for each method object the plugin
+    provides; see :class:`kratos_core.methods.Method` for what a method object carries (its id,
+    credential type, typed config model and the per-flow protocols it implements). A method is
+    live only when ``selfservice.methods.<id>.enabled`` is true.
+
+    Args:
+        register: Call with a method object. Raises ``DuplicateRegistration`` when another
+            plugin registered the same id.
+
+    Added in: 0.1.0
+    """
+
+
+@hookspec
+def kratos_register_flow_actions(register: FlowActionRegistrar) -> None:
+    """Register named flow actions (the ``hook:`` entries of a flow's ``before``/``after`` lists).
+
+    Called once at start-up. Call ``register(action)`` with an object carrying ``id`` (the name
+    used in config, e.g. ``web_hook``), ``config_model`` (a msgspec Struct type for the entry's
+    ``config``, or None) and the coroutine(s) the flow engine runs. The order in which actions
+    run is the order of the config list, never plugin order.
+
+    Args:
+        register: Call with an action object; duplicate ids fail at start-up.
+
+    Added in: 0.1.0
+    """
+
+
+@hookspec
+def kratos_register_courier_channels(register: ChannelRegistrar) -> None:
+    """Register courier channels (email over SMTP, SMS over HTTP, ...).
+
+    Called once at start-up. Call ``register(channel)`` with an object carrying ``id`` (the
+    channel id messages name, e.g. ``email`` or ``sms``) and an async ``send(message)``.
+
+    Args:
+        register: Call with a channel object; duplicate ids fail at start-up.
+
+    Added in: 0.1.0
+    """
+
+
+@hookspec
+def kratos_register_routes(register: RouteRegistrar) -> None:
+    """Add HTTP route handlers (Litestar handlers) to the public or admin API.
+
+    Called once while the HTTP apps are built. Call ``register(handler, api="public")`` or
+    ``register(handler, api="admin")``. Paths must not shadow a core route.
+
+    Args:
+        register: Call with a Litestar route handler (or router) and the API it belongs to.
+
+    Added in: 0.1.0
+    """
+
+
+@hookspec
+def kratos_register_commands(cli: click.Group) -> None:
+    """Add sub-commands to the ``kratos`` command line.
+
+    Called once when the CLI starts. Use ``@cli.command()`` or ``cli.add_command(...)``.
+
+    Args:
+        cli: The root ``kratos`` click group.
+
+    Added in: 0.1.0
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Lifecycle
+
+
+@hookspec
+def kratos_startup(config: Config) -> None:
+    """The server has loaded its config and opened its database; it is about to serve.
+
+    May be async. An exception stops the server from starting (fail at boot, not at request
+    time): use it to check a plugin's own preconditions.
+
+    Args:
+        config: The validated, frozen configuration.
+
+    Added in: 0.1.0
+    """
+
+
+@hookspec
+def kratos_identity_pre_persist(identity: Identity, operation: str, source: str) -> None:
+    """An identity is about to be written (created or updated); it may still be changed.
+
+    May be async. Runs inside the write, after schema validation: fail closed, so raising a
+    ``kratos_core.errors.KratosError`` aborts the write with that error and nothing is stored.
+    Changing ``identity.traits`` here is not re-validated; change metadata instead.
+
+    Args:
+        identity: The identity about to be stored (credentials included).
+        operation: ``"create"`` or ``"update"``.
+        source: Where the write comes from: ``"admin"`` (admin API) or ``"registration"``,
+            ``"settings"``, ``"recovery"``, ``"verification"`` (self-service flows).
+
+    Added in: 0.1.0
+    """
+
+
+@hookspec
+def kratos_identity_post_persist(identity: Identity, operation: str, source: str) -> None:
+    """An identity was written and committed.
+
+    May be async. Contained: an exception is logged with the plugin's name; the stored
+    identity stays and the caller gets its normal answer.
+
+    Args:
+        identity: The identity as stored.
+        operation: ``"create"``, ``"update"`` or ``"delete"``.
+        source: As for :func:`kratos_identity_pre_persist`.
+
+    Added in: 0.1.0
+    """
+
+
+@hookspec
+def kratos_event(event: str, data: dict[str, Any]) -> None:
+    """Observe a named event (``identity.created``, ``session.issued``, ...).
+
+    May be async. Contained: exceptions are logged with the plugin's name and never change
+    what the user sees. Use it for audit logs and analytics.
+
+    Args:
+        event: The event name, dotted (``<subject>.<verb>``).
+        data: JSON-serialisable facts about the event; never secrets.
+
+    Added in: 0.1.0
+    """
+
+
+@hookspec
+def kratos_shutdown(config: Config) -> None:
+    """The server is stopping (SIGTERM or the end of a test); release what startup took.
+
+    May be async. Contained: exceptions are logged and shutdown goes on.
+
+    Args:
+        config: The configuration the server ran with.
+
+    Added in: 0.1.0
+    """

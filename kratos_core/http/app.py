@@ -1,0 +1,70 @@
+"""Building the two Litestar apps (public and admin) around one :class:`KratosApp`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from litestar import Litestar, Response
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+
+from .. import __version__
+from ..errors import KratosError
+from .admin_identities import identity_handlers
+from .responses import NO_CACHE, handle_http_exception, handle_kratos_error, handle_unexpected
+from .system import admin_to_public_redirects, public_to_admin_redirects, shared_handlers
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..app import KratosApp
+
+__all__ = ["build_public_app", "build_admin_app", "MAX_BODY_BYTES", "OPENAPI_PATH"]
+
+#: Kratos caps request bodies at 5 MB on both ports.
+MAX_BODY_BYTES = 5 * 1024 * 1024
+
+#: Our own OpenAPI document is served at ``{OPENAPI_PATH}/openapi.json`` on each port.
+OPENAPI_PATH = "/.well-known/kratos-core/openapi"
+
+
+async def _after_request(response: Response) -> Response:
+    # Answers carry identity data: never cached (Kratos sends the same header on GETs).
+    response.headers.setdefault("Cache-Control", NO_CACHE)
+    return response
+
+
+def _build(kratos: KratosApp, api: str, handlers: list[Any]) -> Litestar:
+    routes = kratos.plugins.routes()
+    extra = routes.public if api == "public" else routes.admin
+    app = Litestar(
+        route_handlers=[*handlers, *extra],
+        exception_handlers={
+            KratosError: handle_kratos_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+        request_max_body_size=MAX_BODY_BYTES,
+        after_request=_after_request,
+        openapi_config=OpenAPIConfig(
+            title=f"kratos-core {api} API",
+            version=__version__,
+            path=OPENAPI_PATH,
+            render_plugins=[JsonRenderPlugin()],
+        ),
+        debug=False,
+        logging_config=None,
+    )
+    app.state["kratos"] = kratos
+    app.state["api"] = api
+    return app
+
+
+def build_public_app(kratos: KratosApp) -> Litestar:
+    """The public API: self-service, sessions, schemas, health (and hops to the admin port)."""
+    return _build(kratos, "public", [*shared_handlers("public"), *public_to_admin_redirects()])
+
+
+def build_admin_app(kratos: KratosApp) -> Litestar:
+    """The admin API: identities (and more to come), schemas, health, version."""
+    return _build(kratos, "admin", [*shared_handlers("admin"), *identity_handlers(), *admin_to_public_redirects()])
+

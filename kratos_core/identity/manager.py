@@ -1,0 +1,267 @@
+"""Writing identities: traits validation, the schema extension, credentials and addresses.
+
+Everything that creates or changes an identity goes through :class:`IdentityManager`, so the
+rules hold everywhere: traits are validated against the identity's schema, credential
+identifiers and addresses are derived from the ``ory.sh/kratos`` extension, identifiers are
+unique per credential type (409 on the admin API), and plugin hooks see every write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BadRequest, Conflict, NotFound
+from ..persistence import identities as store
+from ..persistence.db import Connection, UniqueViolation
+from .model import Credential, Identity, RecoveryAddress, VerifiableAddress, utcnow
+from .validation import validate_traits
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..persistence.db import Database
+    from ..plugins.manager import PluginHost
+    from .schema import SchemaRegistry
+
+__all__ = ["IdentityManager", "CREDENTIAL_TYPES", "IdentityDraft", "CONFLICT_REASON"]
+
+#: Credential types Kratos knows (``include_credential`` and credential deletion accept these).
+CREDENTIAL_TYPES = ("password", "oidc", "totp", "lookup_secret", "webauthn", "code", "passkey", "profile", "saml", "link_recovery", "code_recovery")
+
+#: Credential types created from the schema extension even without a secret, so identifiers
+#: are reserved (unique) as soon as the identity exists (Kratos does the same).
+_IMPLICIT_CREDENTIALS = ("password", "code")
+
+CONFLICT_REASON = "This identity conflicts with another identity that already exists."
+
+
+class IdentityDraft:
+    """What an admin body or a flow wants an identity to become (before validation)."""
+
+    def __init__(
+        self,
+        *,
+        schema_id: str,
+        traits: Any,
+        state: str = "active",
+        metadata_public: Any = None,
+        metadata_admin: Any = None,
+        external_id: str | None = None,
+        organization_id: uuid.UUID | None = None,
+        verifiable_addresses: list[Mapping[str, Any]] | None = None,
+        recovery_addresses: list[Mapping[str, Any]] | None = None,
+        credentials: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        self.schema_id = schema_id
+        self.traits = traits
+        self.state = state
+        self.metadata_public = metadata_public
+        self.metadata_admin = metadata_admin
+        self.external_id = external_id
+        self.organization_id = organization_id
+        self.verifiable_addresses = verifiable_addresses
+        self.recovery_addresses = recovery_addresses
+        self.credentials = credentials or {}
+
+
+class IdentityManager:
+    """Creates, updates and deletes identities under the schema and plugin rules."""
+
+    def __init__(self, db: Database, schemas: SchemaRegistry, plugins: PluginHost) -> None:
+        self.db = db
+        self.schemas = schemas
+        self.plugins = plugins
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def get(self, identity_id: uuid.UUID, conn: Connection | None = None) -> Identity:
+        identity = await store.get_identity(conn or self.db, identity_id)
+        if identity is None:
+            raise NotFound("Unable to locate the resource", message="Unable to locate the resource")
+        return identity
+
+    # -- writing -----------------------------------------------------------------------------
+
+    async def create(self, draft: IdentityDraft, *, source: str = "admin") -> Identity:
+        """Validate and store a new identity; 409 when an identifier or address is taken."""
+        now = utcnow()
+        identity = Identity(
+            id=uuid.uuid4(),
+            schema_id=draft.schema_id,
+            traits={},
+            state=_check_state(draft.state),
+            state_changed_at=now,
+            metadata_public=draft.metadata_public,
+            metadata_admin=draft.metadata_admin,
+            external_id=draft.external_id or None,
+            organization_id=draft.organization_id,
+            created_at=now,
+            updated_at=now,
+        )
+        await self._apply_traits(identity, draft.traits, draft.verifiable_addresses, draft.recovery_addresses)
+        await self._import_credentials(identity, draft.credentials)
+        await self.plugins.call("kratos_identity_pre_persist", identity=identity, operation="create", source=source)
+        try:
+            async with self.db.transaction() as tx:
+                await store.insert_identity(tx, identity)
+        except UniqueViolation as exc:
+            raise Conflict(CONFLICT_REASON) from exc
+        await self.plugins.notify("kratos_identity_post_persist", identity=identity, operation="create", source=source)
+        await self.plugins.notify("kratos_event", event="identity.created", data={"identity_id": str(identity.id), "source": source})
+        return identity
+
+    async def update(self, identity: Identity, draft: IdentityDraft, *, source: str = "admin") -> Identity:
+        """Replace traits, metadata, state, external id and schema; merge imported credentials."""
+        if identity.state != _check_state(draft.state):
+            identity.state = draft.state
+            identity.state_changed_at = utcnow()
+        identity.schema_id = draft.schema_id
+        identity.metadata_public = draft.metadata_public
+        identity.metadata_admin = draft.metadata_admin
+        identity.external_id = draft.external_id or None
+        if draft.organization_id is not None:
+            identity.organization_id = draft.organization_id
+        await self._apply_traits(identity, draft.traits, draft.verifiable_addresses, draft.recovery_addresses)
+        await self._import_credentials(identity, draft.credentials)
+        return await self.save(identity, source=source)
+
+    async def save(self, identity: Identity, *, source: str = "admin", conn: Connection | None = None) -> Identity:
+        """Store an identity whose fields were changed in place (re-deriving nothing)."""
+        await self.plugins.call("kratos_identity_pre_persist", identity=identity, operation="update", source=source)
+        try:
+            if conn is not None:
+                await store.update_identity(conn, identity)
+            else:
+                async with self.db.transaction() as tx:
+                    if await store.get_identity(tx, identity.id) is None:
+                        raise NotFound("Unable to locate the resource", message="Unable to locate the resource")
+                    await store.update_identity(tx, identity)
+        except UniqueViolation as exc:
+            raise Conflict(CONFLICT_REASON) from exc
+        await self.plugins.notify("kratos_identity_post_persist", identity=identity, operation="update", source=source)
+        return identity
+
+    async def delete(self, identity_id: uuid.UUID, *, source: str = "admin") -> None:
+        identity = await self.get(identity_id)
+        if not await store.delete_identity(self.db, identity_id):
+            raise NotFound("Unable to locate the resource", message="Unable to locate the resource")
+        await self.plugins.notify("kratos_identity_post_persist", identity=identity, operation="delete", source=source)
+        await self.plugins.notify("kratos_event", event="identity.deleted", data={"identity_id": str(identity_id), "source": source})
+
+    # -- derivation --------------------------------------------------------------------------
+
+    async def revalidate(self, identity: Identity) -> None:
+        """Re-derive identifiers and addresses from the identity's current traits."""
+        await self._apply_traits(identity, identity.traits, None, None)
+
+    async def _apply_traits(
+        self,
+        identity: Identity,
+        traits: Any,
+        verifiable: list[Mapping[str, Any]] | None,
+        recovery: list[Mapping[str, Any]] | None,
+    ) -> None:
+        if identity.schema_id not in self.schemas:
+            raise BadRequest(f'Identity schema "{identity.schema_id}" does not exist.')
+        schema = self.schemas.get(identity.schema_id)
+        result = validate_traits(schema, traits)
+        identity.traits = result.traits
+        now = utcnow()
+        for ctype, idents in result.credential_identifiers.items():
+            cred = identity.credentials.get(ctype)
+            if cred is None and ctype in _IMPLICIT_CREDENTIALS:
+                cred = identity.credentials[ctype] = _new_credential(ctype, now)
+            if cred is not None:
+                cred.identifiers = list(idents)
+        for ctype, cred in identity.credentials.items():
+            if ctype in ("password", "code", "webauthn") and ctype not in result.credential_identifiers:
+                cred.identifiers = []
+        code = identity.credentials.get("code")
+        if code is not None:
+            code.config = {**code.config, "addresses": [{"channel": via, "address": a} for via, a in result.code_addresses]}
+        identity.verifiable_addresses = _merge_verifiable(identity.verifiable_addresses, result.verifiable_addresses, verifiable, now)
+        identity.recovery_addresses = _merge_recovery(identity.recovery_addresses, result.recovery_addresses, now)
+        del recovery  # given recovery addresses are always re-derived from the schema
+
+    async def _import_credentials(self, identity: Identity, credentials: Mapping[str, Mapping[str, Any]]) -> None:
+        now = utcnow()
+        for ctype, raw in credentials.items():
+            if not isinstance(raw, Mapping):
+                raise BadRequest(f'credentials.{ctype} must be an object with a "config" key.')
+            method = self.plugins.methods.get(ctype)
+            importer = getattr(method, "import_credentials", None)
+            if importer is None:
+                raise BadRequest(
+                    f'Credentials of type "{ctype}" cannot be imported: no installed plugin provides this credential type.'
+                )
+            config = await importer(identity, dict(raw))
+            cred = identity.credentials.get(ctype)
+            if cred is None:
+                cred = identity.credentials[ctype] = _new_credential(ctype, now)
+            cred.config = config
+            cred.updated_at = now
+
+
+def _check_state(state: str) -> str:
+    if state not in ("active", "inactive"):
+        raise BadRequest(f'The identity state "{state}" is not valid: use "active" or "inactive".')
+    return state
+
+
+def _new_credential(ctype: str, now: dt.datetime) -> Credential:
+    return Credential(id=uuid.uuid4(), type=ctype, identifiers=[], config={}, created_at=now, updated_at=now)
+
+
+def _merge_verifiable(
+    existing: list[VerifiableAddress],
+    derived: list[tuple[str, str]],
+    given: list[Mapping[str, Any]] | None,
+    now: dt.datetime,
+) -> list[VerifiableAddress]:
+    """Addresses come from the schema; existing ones keep their state, given ones may set it."""
+    by_key = {(a.via, a.value): a for a in existing}
+    given_by_key = {(str(g.get("via", "")), str(g.get("value", "")).strip().lower()): g for g in given or []}
+    out = []
+    for via, value in derived:
+        address = by_key.get((via, value)) or VerifiableAddress(
+            id=uuid.uuid4(), value=value, via=via, created_at=now, updated_at=now
+        )
+        g = given_by_key.get((via, value.lower()))
+        if g is not None:
+            _apply_given_state(address, g, now)
+        out.append(address)
+    return out
+
+
+def _apply_given_state(address: VerifiableAddress, given: Mapping[str, Any], now: dt.datetime) -> None:
+    verified = bool(given.get("verified", False))
+    address.verified = verified
+    status = given.get("status") or ("completed" if verified else "pending")
+    if status not in ("pending", "sent", "completed"):
+        raise BadRequest(f'Verifiable address status "{status}" is not valid: use pending, sent or completed.')
+    address.status = status
+    if verified:
+        address.verified_at = _parse_time(given.get("verified_at")) or address.verified_at or now
+    else:
+        address.verified_at = None
+    address.updated_at = now
+
+
+def _parse_time(value: Any) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadRequest(f'"{value}" is not an RFC 3339 timestamp.') from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _merge_recovery(existing: list[RecoveryAddress], derived: list[tuple[str, str]], now: dt.datetime) -> list[RecoveryAddress]:
+    by_key = {(a.via, a.value): a for a in existing}
+    return [
+        by_key.get((via, value)) or RecoveryAddress(id=uuid.uuid4(), value=value, via=via, created_at=now, updated_at=now)
+        for via, value in derived
+    ]
+

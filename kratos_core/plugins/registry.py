@@ -1,0 +1,76 @@
+"""Typed registrars handed to the ``kratos_register_*`` hooks, and what they collect."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+__all__ = [
+    "DuplicateRegistration",
+    "Registrar",
+    "MethodRegistrar",
+    "FlowActionRegistrar",
+    "ChannelRegistrar",
+    "RouteRegistrar",
+]
+
+T = TypeVar("T")
+
+
+class DuplicateRegistration(Exception):
+    """Two plugins registered the same id: fail at start-up, never rename silently."""
+
+
+class Registrar(Generic[T]):
+    """Collects objects by their ``id``; remembers which plugin registered each."""
+
+    kind = "object"
+
+    def __init__(self) -> None:
+        self.items: dict[str, T] = {}
+        self.owners: dict[str, str] = {}
+        self.current_plugin = "?"
+
+    def __call__(self, item: T) -> None:
+        item_id = getattr(item, "id", None)
+        if not isinstance(item_id, str) or not item_id:
+            raise TypeError(f"{self.kind} registered by plugin {self.current_plugin!r} has no string id")
+        if item_id in self.items:
+            raise DuplicateRegistration(
+                f'{self.kind} "{item_id}" is registered by both plugin {self.owners[item_id]!r} '
+                f"and plugin {self.current_plugin!r}; uninstall or block one of them"
+            )
+        self.items[item_id] = item
+        self.owners[item_id] = self.current_plugin
+
+    def get(self, item_id: str) -> T | None:
+        return self.items.get(item_id)
+
+
+class MethodRegistrar(Registrar[Any]):
+    kind = "method"
+
+
+class FlowActionRegistrar(Registrar[Any]):
+    kind = "flow action"
+
+
+class ChannelRegistrar(Registrar[Any]):
+    kind = "courier channel"
+
+
+class RouteRegistrar:
+    """Collects Litestar handlers per API (``public`` or ``admin``)."""
+
+    def __init__(self) -> None:
+        self.public: list[Any] = []
+        self.admin: list[Any] = []
+        self.current_plugin = "?"
+
+    def __call__(self, handler: Any, api: str = "public") -> None:
+        if api not in ("public", "admin"):
+            raise ValueError(f'api must be "public" or "admin", got {api!r}')
+        (self.public if api == "public" else self.admin).append(handler)
+
+
+RegisterCallback = Callable[[Any], None]

@@ -1,0 +1,151 @@
+"""The ``kratos`` command as a user runs it: migrate, serve (SQLite and PostgreSQL), identities."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import base_config, free_port, write_config
+
+REPO = Path(__file__).resolve().parents[2]
+KRATOS = [sys.executable, "-m", "kratos_core"]
+
+
+def run(args: list[str], env: dict[str, str] | None = None, input: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*KRATOS, *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, input=input, timeout=60, cwd=REPO
+    )
+
+
+class Served:
+    def __init__(self, proc: subprocess.Popen, public: str, admin: str) -> None:
+        self.proc, self.public, self.admin = proc, public, admin
+
+
+def serve(config: Path, env: dict[str, str], *extra: str) -> Served:
+    pub, adm = free_port(), free_port()
+    env = {
+        **os.environ,
+        **env,
+        "SERVE_PUBLIC_PORT": str(pub),
+        "SERVE_ADMIN_PORT": str(adm),
+        "SERVE_PUBLIC_BASE_URL": f"http://127.0.0.1:{pub}/",
+        "SERVE_ADMIN_BASE_URL": f"http://127.0.0.1:{adm}/",
+    }
+    proc = subprocess.Popen([*KRATOS, "serve", "-c", str(config), *extra], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    served = Served(proc, f"http://127.0.0.1:{pub}", f"http://127.0.0.1:{adm}")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited early: {proc.stdout.read()}")
+        try:
+            if httpx.get(f"{served.admin}/health/ready", timeout=1).status_code == 200:
+                return served
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(f"server did not become ready: {proc.stdout.read()}")
+
+
+def stop(served: Served) -> str:
+    served.proc.send_signal(signal.SIGTERM)
+    out, _ = served.proc.communicate(timeout=20)
+    assert served.proc.returncode == 0, out
+    return out
+
+
+def test_dev_config_serves_on_sqlite_and_identities_cli(tmp_path: Path) -> None:
+    """The README's command: the shipped config/kratos.yml on the embedded database."""
+    db = tmp_path / "kratos.sqlite"
+    env = {"DSN": f"sqlite://{db}?_fk=true"}
+    migrated = run(["migrate", "sql", "-e", "--yes"], env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "Applied 1 migration" in migrated.stdout
+    assert "all migrations are applied" in run(["migrate", "sql", "-e", "--yes"], env=env).stdout
+
+    served = serve(REPO / "config" / "kratos.yml", env, "--dev")
+    try:
+        adm = {"KRATOS_ADMIN_URL": served.admin}
+        import_file = tmp_path / "people.json"
+        import_file.write_text(json.dumps([{"schema_id": "default", "traits": {"email": f"cli{i}@example.org"}} for i in range(3)]))
+        imported = run(["identities", "import", str(import_file)], env=adm)
+        assert imported.returncode == 0, imported.stderr
+        ids = imported.stdout.split()
+        assert len(ids) == 3
+        assert "Imported 3 of 3" in imported.stderr
+
+        listed = run(["identities", "list", "--format", "json"], env=adm)
+        assert sorted(i["id"] for i in json.loads(listed.stdout)) == sorted(ids)
+        got = run(["identities", "get", ids[0], "--format", "json"], env=adm)
+        assert json.loads(got.stdout)["id"] == ids[0]
+        assert run(["identities", "delete", ids[0]], env=adm).returncode == 0
+        missing = run(["identities", "get", ids[0]], env=adm)
+        assert missing.returncode != 0 and "404" in missing.stderr
+
+        r = httpx.get(f"{served.public}/admin/identities", follow_redirects=False)
+        assert r.status_code == 307
+    finally:
+        stop(served)
+
+
+def test_serves_on_postgres_from_the_environment(tmp_path: Path, postgres_dsn: str) -> None:
+    env = {"DSN": postgres_dsn}
+    assert run(["migrate", "sql", "-e", "--yes"], env=env).returncode == 0
+    served = serve(REPO / "config" / "kratos.yml", env)
+    try:
+        r = httpx.post(f"{served.admin}/admin/identities", json={"schema_id": "default", "traits": {"email": "pg@example.org"}})
+        assert r.status_code == 201
+        assert httpx.get(f"{served.admin}/admin/identities").json()[0]["id"] == r.json()["id"]
+    finally:
+        stop(served)
+
+
+def test_serve_refuses_unmigrated_postgres(tmp_path: Path, postgres_dsn: str) -> None:
+    cfg = write_config(tmp_path, base_config(tmp_path, dsn=postgres_dsn))
+    result = run(["serve", "-c", str(cfg)])
+    assert result.returncode == 1
+    assert "migrate sql" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("patch", "path"),
+    [
+        ({"selfservice": {"flows": {"logn": {}}}}, "selfservice.flows.logn"),
+        ({"session": {"lifespan": "forever"}}, "session.lifespan"),
+        ({"serve": {"public": {"port": "http"}}}, "serve.public.port"),
+    ],
+)
+def test_bad_config_stops_the_server_naming_the_key(tmp_path: Path, patch: dict, path: str) -> None:
+    cfg = base_config(tmp_path)
+    for key, value in patch.items():
+        cfg[key] = {**cfg.get(key, {}), **value}
+    result = run(["serve", "-c", str(write_config(tmp_path, cfg))])
+    assert result.returncode == 1
+    assert path in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_enabled_method_without_plugin_fails_with_install_hint(tmp_path: Path) -> None:
+    cfg = base_config(tmp_path)
+    cfg["selfservice"]["methods"]["totp"] = {"enabled": True}
+    result = run(["serve", "-c", str(write_config(tmp_path, cfg))])
+    assert result.returncode == 1
+    assert "kratos-totp" in result.stderr
+
+
+def test_plugins_and_version_commands() -> None:
+    out = run(["plugins"])
+    assert out.returncode == 0
+    assert "kratos_core.builtin.profile" in out.stdout
+    assert "kratos_register_methods" in out.stdout
+    assert run(["version"]).stdout.startswith("kratos-core v")
