@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from litestar import Litestar
 
     from .config import Config
+    from .session.manager import SessionManager
 
 __all__ = ["KratosApp", "build_app", "MissingMigrations"]
 
@@ -67,6 +68,13 @@ class KratosApp:
         if self._identities is None:
             self._identities = IdentityManager(self.db, self.schemas, self.plugins)
         return self._identities
+
+    @cached_property
+    def sessions(self) -> SessionManager:
+        """Issuing, finding and ending sessions (one manager per app)."""
+        from .session.manager import SessionManager
+
+        return SessionManager(self)
 
     @property
     def public_base_url(self) -> str:

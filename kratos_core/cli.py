@@ -53,6 +53,8 @@ def _boot_errors() -> Iterator[None]:
         _fail(str(exc))
     except ValueError as exc:  # e.g. an unsupported dsn scheme
         _fail(str(exc))
+    except OSError as exc:  # e.g. the port is taken
+        _fail(f"cannot start: {exc}")
 
 
 class _KratosGroup(click.Group):
@@ -94,8 +96,9 @@ def cli() -> None:
 @click.option("-c", "--config", "config_files", multiple=True, type=click.Path(dir_okay=False), help="Config file (YAML or JSON); repeatable, merged in order.")
 @click.option("--dev", is_flag=True, help="Development mode: insecure cookies allowed, courier bodies shown, automatic migrations on SQLite.")
 @click.option("--watch-courier", is_flag=True, help="Also run the courier worker in this process.")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True, envvar="KRATOS_WORKERS", help="Server processes sharing both ports (use the number of cores in production; env KRATOS_WORKERS).")
 @click.option("--sqa-opt-out", is_flag=True, hidden=True, help="Accepted for compatibility; we send no telemetry.")
-def serve(config_files: Sequence[str], dev: bool, watch_courier: bool, sqa_opt_out: bool) -> None:
+def serve(config_files: Sequence[str], dev: bool, watch_courier: bool, workers: int, sqa_opt_out: bool) -> None:
     """Run the public and admin APIs."""
     del sqa_opt_out
     from .app import build_app
@@ -106,19 +109,73 @@ def serve(config_files: Sequence[str], dev: bool, watch_courier: bool, sqa_opt_o
     if watch_courier:
         log.warning("--watch-courier: the courier arrives with a later release; no messages are sent yet")
     with _boot_errors():
-        asyncio.run(_serve(app, dev=dev))
+        asyncio.run(_prepare(app, dev=dev))
+        sockets = [_listen(app.config.serve.public.host, app.config.serve.public.port), _listen(app.config.serve.admin.host, app.config.serve.admin.port)]
+        if workers == 1:
+            asyncio.run(_serve(app, sockets))
+        else:
+            _serve_workers(config_files, dev, sockets, workers)
 
 
-async def _serve(app: Any, *, dev: bool) -> None:
-    import uvicorn
-
+async def _prepare(app: Any, *, dev: bool) -> None:
+    """Migrate (dev on SQLite) and check the database once, before any worker starts."""
     from .persistence.db import parse_dsn
 
     embedded = parse_dsn(app.config.dsn).dialect == "sqlite"
     await app.start(migrate=dev and embedded)
+    await app.stop()
+
+
+def _listen(host: str | None, port: int) -> Any:
+    import socket
+
+    host = host or "0.0.0.0"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _serve_workers(config_files: Sequence[str], dev: bool, sockets: list[Any], workers: int) -> None:
+    """Fork ``workers`` processes that accept on the same two sockets; stop them on SIGTERM."""
+    from .app import build_app
+
+    children: list[int] = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # the worker: a fresh app (own database pool) on the inherited sockets
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            child = build_app(config_files, dev=dev)
+            asyncio.run(_serve(child, sockets))
+            os._exit(0)
+        children.append(pid)
+    log.info("started %d workers", workers)
+
+    def forward(signum: int, frame: Any) -> None:
+        del frame
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    status = 0
+    for pid in children:
+        _, code = os.waitpid(pid, 0)
+        status = status or os.waitstatus_to_exitcode(code)
+    sys.exit(status)
+
+
+async def _serve(app: Any, sockets: list[Any]) -> None:
+    import uvicorn
+
+    await app.start()
     servers = [
-        _Server(uvicorn.Config(app.public, host=app.config.serve.public.host or "0.0.0.0", port=app.config.serve.public.port, lifespan="off", log_config=None, access_log=False, server_header=False)),
-        _Server(uvicorn.Config(app.admin, host=app.config.serve.admin.host or "0.0.0.0", port=app.config.serve.admin.port, lifespan="off", log_config=None, access_log=False, server_header=False)),
+        _Server(uvicorn.Config(app.public, lifespan="off", log_config=None, access_log=False, server_header=False)),
+        _Server(uvicorn.Config(app.admin, lifespan="off", log_config=None, access_log=False, server_header=False)),
     ]
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -130,7 +187,7 @@ async def _serve(app: Any, *, dev: bool) -> None:
         app.db.url,
     )
     try:
-        await asyncio.gather(*(s.serve() for s in servers))
+        await asyncio.gather(*(s.serve(sockets=[sock]) for s, sock in zip(servers, sockets, strict=True)))
     finally:
         await app.stop()
         log.info("stopped")
@@ -145,9 +202,6 @@ def _server_class() -> Any:
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
             yield
-
-        def install_signal_handlers(self) -> None:  # uvicorn < 0.29
-            return
 
     return Server
 

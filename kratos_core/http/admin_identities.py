@@ -177,14 +177,16 @@ def identity_handlers() -> list[Any]:
         return json_response({"identities": results})
 
     @get(paths("/{identity_id:str}"), summary="Get an identity", tags=["identity"])
-    async def get_identity(request: Request, identity_id: str) -> Response[bytes]:
+    async def get_identity(request: Request) -> Response[bytes]:
+        identity_id = request.path_params["identity_id"]
         app = _kratos(request)
         include = _include_credential(request)
         identity = await app.identities.get(_parse_id(identity_id))
         return json_response(_render(app, identity, include=include))
 
     @get(paths("/by/external/{external_id:str}"), summary="Get an identity by its external id", tags=["identity"])
-    async def get_by_external_id(request: Request, external_id: str) -> Response[bytes]:
+    async def get_by_external_id(request: Request) -> Response[bytes]:
+        external_id = request.path_params["external_id"]
         app = _kratos(request)
         include = _include_credential(request)
         found = await store.find_identity_id_by_external_id(app.db, external_id)
@@ -193,7 +195,8 @@ def identity_handlers() -> list[Any]:
         return json_response(_render(app, await app.identities.get(found), include=include))
 
     @put(paths("/{identity_id:str}"), summary="Replace an identity", tags=["identity"])
-    async def update_identity(request: Request, identity_id: str) -> Response[bytes]:
+    async def update_identity(request: Request) -> Response[bytes]:
+        identity_id = request.path_params["identity_id"]
         app = _kratos(request)
         identity = await app.identities.get(_parse_id(identity_id))
         body = decode_struct(await read_json(request), UpdateIdentityBody)
@@ -203,7 +206,8 @@ def identity_handlers() -> list[Any]:
         return json_response(_render(app, updated))
 
     @patch(paths("/{identity_id:str}"), summary="Change an identity with JSON Patch", tags=["identity"])
-    async def patch_identity(request: Request, identity_id: str) -> Response[bytes]:
+    async def patch_identity(request: Request) -> Response[bytes]:
+        identity_id = request.path_params["identity_id"]
         app = _kratos(request)
         identity = await app.identities.get(_parse_id(identity_id))
         ops = await read_json(request)
@@ -212,11 +216,13 @@ def identity_handlers() -> list[Any]:
         return json_response(_render(app, updated))
 
     @delete(paths("/{identity_id:str}"), summary="Delete an identity", tags=["identity"], status_code=204)
-    async def delete_identity(request: Request, identity_id: str) -> None:
+    async def delete_identity(request: Request) -> None:
+        identity_id = request.path_params["identity_id"]
         await _kratos(request).identities.delete(_parse_id(identity_id))
 
     @delete(paths("/{identity_id:str}/credentials/{ctype:str}"), summary="Delete one credential", tags=["identity"], status_code=204)
-    async def delete_credential(request: Request, identity_id: str, ctype: str) -> None:
+    async def delete_credential(request: Request) -> None:
+        identity_id, ctype = request.path_params["identity_id"], request.path_params["ctype"]
         app = _kratos(request)
         identity = await app.identities.get(_parse_id(identity_id))
         _remove_credential(identity, ctype, request.query_params.get("identifier"))

@@ -12,7 +12,9 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from .. import __version__
 from ..errors import KratosError
 from .admin_identities import identity_handlers
+from .logout import logout_public_handlers
 from .responses import NO_CACHE, handle_http_exception, handle_kratos_error, handle_unexpected
+from .sessions import session_admin_handlers, session_public_handlers
 from .system import admin_to_public_redirects, public_to_admin_redirects, shared_handlers
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -61,10 +63,18 @@ def _build(kratos: KratosApp, api: str, handlers: list[Any]) -> Litestar:
 
 def build_public_app(kratos: KratosApp) -> Litestar:
     """The public API: self-service, sessions, schemas, health (and hops to the admin port)."""
-    return _build(kratos, "public", [*shared_handlers("public"), *public_to_admin_redirects()])
+    return _build(
+        kratos,
+        "public",
+        [*shared_handlers("public"), *session_public_handlers(), *logout_public_handlers(), *public_to_admin_redirects()],
+    )
 
 
 def build_admin_app(kratos: KratosApp) -> Litestar:
     """The admin API: identities (and more to come), schemas, health, version."""
-    return _build(kratos, "admin", [*shared_handlers("admin"), *identity_handlers(), *admin_to_public_redirects()])
+    return _build(
+        kratos,
+        "admin",
+        [*shared_handlers("admin"), *identity_handlers(), *session_admin_handlers(), *admin_to_public_redirects()],
+    )
 

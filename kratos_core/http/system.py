@@ -74,7 +74,8 @@ def shared_handlers(api: str) -> list[Any]:
         return json_response(chunk, headers={"X-Total-Count": str(len(items))})
 
     @get(paths("/schemas/{schema_id:str}"), summary="Get an identity schema", tags=["identity"])
-    async def get_schema(request: Request, schema_id: str) -> Response[bytes]:
+    async def get_schema(request: Request) -> Response[bytes]:
+        schema_id = request.path_params["schema_id"]
         try:
             schema = kratos(request).schemas.resolve(schema_id)
         except (KeyError, NotFound) as exc:

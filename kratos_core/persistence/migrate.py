@@ -38,7 +38,11 @@ class MigrationStatus(msgspec.Struct, frozen=True):
 
 
 async def _applied(db: Database) -> dict[str, dt.datetime]:
-    await db.execute(_CREATE_TABLE)
+    async with db.transaction() as tx:
+        if tx.dialect == "postgres":
+            # CREATE TABLE IF NOT EXISTS races with itself on PostgreSQL: serialise it.
+            await tx.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
+        await tx.execute(_CREATE_TABLE)
     rows = await db.fetch("SELECT version, applied_at FROM kratos_migrations")
     return {r["version"]: r["applied_at"] for r in rows}
 

@@ -67,8 +67,9 @@ class PluginHost:
             self._builtin_names.add(modname)
         for name in blocked:
             self.pm.set_blocked(name)
+        self._dists: dict[str, metadata.Distribution] = {}
         if autoload:
-            self.pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+            self._load_entry_points()
         for plugin in plugins:
             self.pm.register(plugin)
         self._call_sync("kratos_add_hookspecs", pm=self.pm)
@@ -80,6 +81,21 @@ class PluginHost:
         self._register("kratos_register_methods", self.methods)
         self._register("kratos_register_flow_actions", self.actions)
         self._register("kratos_register_courier_channels", self.channels)
+
+    def _load_entry_points(self) -> None:
+        """Load installed plugins; a broken one stops the start with its name (no traceback)."""
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if self.pm.get_plugin(ep.name) is not None or self.pm.is_blocked(ep.name):
+                continue
+            dist = getattr(ep, "dist", None)
+            where = f" from {dist.metadata['name']} {dist.version}" if dist is not None else ""
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # noqa: BLE001 - any import failure is a start-up error
+                raise PluginError(f'the plugin "{ep.name}"{where} failed to load: {exc!r}') from exc
+            self.pm.register(plugin, name=ep.name)
+            if dist is not None:
+                self._dists[ep.name] = dist
 
     # -- registration ------------------------------------------------------------------------
 
@@ -187,16 +203,15 @@ class PluginHost:
 
     def describe(self) -> list[PluginInfo]:
         """Name, version and implemented hooks of every registered plugin."""
-        dists = {id(plugin): dist for plugin, dist in self.pm.list_plugin_distinfo()}
         out = []
         for name, plugin in self.pm.list_name_plugin():
             if plugin is None:
                 continue
-            dist = dists.get(id(plugin))
+            dist = self._dists.get(name)
             builtin = name in self._builtin_names
             if dist is not None:
                 version = dist.version
-                display = dist.project_name if hasattr(dist, "project_name") else dist.metadata["name"]
+                display = dist.metadata["name"]
             else:
                 version = _core_version() if builtin else "unknown"
                 display = name

@@ -58,12 +58,12 @@ def test_sdk_list_with_pagination(api: IdentityApi) -> None:
     ids = {api.create_identity(create_identity_body=body(f"list{i}@example.org")).id for i in range(5)}
     first = api.list_identities_with_http_info(page_size=2)
     seen = [i.id for i in first.data]
-    link = first.headers["Link"]
+    link = {k.lower(): v for k, v in first.headers.items()}["link"]
     while 'rel="next"' in link:
         token = link.split("page_token=")[-1].split(">")[0]
         page = api.list_identities_with_http_info(page_size=2, page_token=token)
         seen += [i.id for i in page.data]
-        link = page.headers["Link"]
+        link = {k.lower(): v for k, v in page.headers.items()}["link"]
     assert sorted(seen) == sorted(ids)
 
 

@@ -1,0 +1,249 @@
+"""The login flow (kratos-behaviour.md sections 1.6, 3.2 and 7.2).
+
+Init checks the session rules (already logged in, ``refresh``, ``aal``), lets every enabled
+login method add its nodes, runs the *before* hooks and stores the flow. A submit goes through
+the shared pipeline (:class:`~kratos_core.flows.engine.FlowHandler`) to the method the body names;
+on success the session is issued (or stepped up, keeping its id), ``kratos_login_after`` and the
+configured *after* actions run, and the client gets the session (token, cookie or redirect).
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Response
+
+from ..actions.runner import LOGIN_AFTER, ActionContext, plan_actions, run_actions
+from ..errors import BadRequest, KratosError, Unauthorized
+from ..methods.protocols import LoginContext, LoginMethod, LoginResult, ShowFlow
+from ..session.model import session_dict
+from ..ui import messages
+from . import store
+from .csrf import mask_token
+from .engine import FlowHandler, choose_method, enabled_methods
+from .errors import FlowValidationError, identity_disabled, session_already_available
+from .model import Flow, new_flow
+from .params import AAL_RANK, parse_bool, select_schema
+
+__all__ = ["LoginFlows", "LoginParams"]
+
+_AALS = ("aal1", "aal2")
+
+
+@dataclass(frozen=True, slots=True)
+class LoginParams:
+    """What a login flow is created from (the init query, or an expired flow)."""
+
+    request_url: str
+    return_to: str | None
+    refresh: bool
+    aal: str
+    identity_schema: str | None
+
+
+def session_aal1_required() -> Unauthorized:
+    """401 for ``aal=aal2`` without a session (section 3.4)."""
+    return Unauthorized(
+        "aal2 and aal3 can only be requested if a session exists already.",
+        id="session_aal1_required",
+        message="aal2 and aal3 can only be requested if a session exists already.",
+    )
+
+
+class LoginFlows(FlowHandler):
+    """Login endpoints for one request."""
+
+    kind = "login"
+
+    @property
+    def ui_url(self) -> str:
+        return self.app.config.selfservice.flows.login.ui_url
+
+    # -- init ------------------------------------------------------------------------------
+
+    async def init(self, flow_type: str) -> Response[Any]:
+        """``GET /self-service/login/browser`` and ``/api``."""
+        browser = flow_type == "browser"
+        try:
+            params = self._params()
+            session = await self.ex.current_session()
+            if session is not None and not params.refresh and AAL_RANK[params.aal] <= AAL_RANK.get(session.aal, 0):
+                # Already logged in (section 1.6): browsers go on, everyone else gets a 400.
+                if browser and not self.ex.is_json:
+                    return self.ex.redirect(self.ex.return_to_policy.resolve(params.return_to))
+                raise session_already_available()
+            if session is None and params.aal != "aal1":
+                raise session_aal1_required()
+            flow = await self.build(flow_type, params)
+        except KratosError as exc:
+            return await self.ex.error(exc, browser=browser)
+        return await self.store_new(flow)
+
+    def _params(self) -> LoginParams:
+        query = self.ex.request.query_params
+        aal = query.get("aal") or "aal1"
+        if aal not in _AALS:
+            raise BadRequest(
+                f'Unable to parse AuthenticationMethod Assurance Level (AAL): expected one of {", ".join(_AALS)} but got "{aal}".'
+            )
+        if query.get("login_challenge"):
+            raise BadRequest(
+                "The login_challenge query parameter needs an OAuth 2.0 provider, but oauth2_provider.url is not set."
+            )
+        schema = select_schema(self.app, query.get("identity_schema"))
+        return LoginParams(
+            request_url=self.ex.url(),
+            return_to=self.ex.return_to_policy.check(query.get("return_to")),
+            refresh=parse_bool(query.get("refresh")),
+            aal=aal,
+            identity_schema=schema,
+        )
+
+    async def build(self, flow_type: str, params: LoginParams) -> Flow:
+        """A populated, not yet stored flow (``refresh`` is ignored without a session)."""
+        session = await self.ex.current_session()
+        refresh = params.refresh and session is not None
+        data: dict[str, Any] = {"refresh": refresh, "requested_aal": params.aal}
+        if params.identity_schema:
+            data["identity_schema"] = params.identity_schema
+        flow = new_flow(
+            kind="login",
+            type=flow_type,
+            request_url=params.request_url,
+            return_to=params.return_to,
+            lifespan=self.app.config.selfservice.flows.login.lifespan,
+            action=f"{self.ex.public_url}/self-service/login",
+            data=data,
+        )
+        stepping_up = session is not None and (refresh or params.aal != "aal1")
+        if stepping_up:
+            flow.session_id, flow.identity_id = session.id, session.identity_id
+        self.set_csrf(flow)
+        ctx = self._context(flow, session if stepping_up else None)
+        for method in enabled_methods(self.ex, LoginMethod):
+            result = method.populate_login(ctx)
+            if inspect.isawaitable(result):
+                await result
+        if refresh:
+            flow.ui.add_message(messages.login_refresh())
+        elif params.aal == "aal2" and session is not None and session.aal != "aal2":
+            flow.ui.add_message(messages.login_mfa())
+        flow.ui.sort("login")
+        return flow
+
+    async def store_new(self, flow: Flow) -> Response[Any]:
+        """Run the *before* hooks and store the flow; hook messages are shown on it (400)."""
+        status = 200
+        try:
+            await self.app.plugins.call("kratos_login_before", flow=flow, request=self.ex.request)
+        except FlowValidationError as exc:
+            flow.ui.add_issues(exc.issues)
+            for message in exc.messages:
+                flow.ui.add_message(message)
+            status = 400
+        except KratosError as exc:
+            return await self.ex.error(exc, browser=flow.is_browser)
+        await store.insert_flow(self.app.db, flow)
+        return self.answer(flow, status)
+
+    async def replacement(self, expired: Flow) -> Flow:
+        params = LoginParams(
+            request_url=expired.request_url,
+            return_to=expired.return_to,
+            refresh=bool(expired.data.get("refresh")),
+            aal=str(expired.data.get("requested_aal", "aal1")),
+            identity_schema=expired.identity_schema,
+        )
+        flow = await self.build(expired.type, params)
+        await self.app.plugins.call("kratos_login_before", flow=flow, request=self.ex.request)
+        flow.ui.add_message(self.expiry_message(expired))
+        await store.insert_flow(self.app.db, flow)
+        return flow
+
+    def _context(self, flow: Flow, session: Any) -> LoginContext:
+        identity = session.identity if session is not None else None
+        return LoginContext(self.app, flow, self.ex.request, self.schema_for(flow), session=session, identity=identity)
+
+    # -- submit ----------------------------------------------------------------------------
+
+    async def precheck(self, flow: Flow) -> Response[Any] | None:
+        session = await self.ex.current_session()
+        if session is None or flow.data.get("refresh"):
+            return None
+        if AAL_RANK.get(flow.data.get("requested_aal", "aal1"), 1) > AAL_RANK.get(session.aal, 0):
+            return None  # a step-up
+        if self.browser_html(flow):
+            return self.ex.redirect(self.ex.return_to_policy.default_return_url)
+        raise session_already_available()
+
+    async def handle(self, flow: Flow, body: dict[str, Any]) -> Response[Any]:
+        method = choose_method(self.ex, "login", LoginMethod, body.get("method"))
+        flow.active = method.id
+        session = await self.ex.current_session()
+        ctx = self._context(flow, session)
+        result = await method.login(ctx, body)
+        if isinstance(result, ShowFlow):
+            self.set_csrf(flow)
+            await store.update_flow(self.app.db, flow)
+            return self.answer(flow, 400)
+        return await self.succeed(flow, ctx, result)
+
+    async def succeed(self, flow: Flow, ctx: LoginContext, result: LoginResult) -> Response[Any]:
+        identity = result.identity
+        if not identity.active:
+            raise identity_disabled()
+        sessions = self.app.sessions
+        previous = ctx.session
+        if previous is not None and previous.identity_id == identity.id:
+            # Refresh and step-up keep the session id and token (pitfall 11).
+            session = await sessions.step_up(previous, result.method, result.aal, self.ex.request)
+            token, fresh = previous.token, False
+        else:
+            session, token = await sessions.issue(identity, method=result.method, aal=result.aal, request=self.ex.request)
+            fresh = True
+        try:
+            actions = await self._after(flow, identity, session, result.method)
+        except BaseException:
+            if fresh:
+                # Fail closed: nobody holds this session's token yet, so it must not stay active.
+                await sessions.revoke(session.id)
+            raise
+        return await self._answer_success(flow, session, token, previous, actions, result.method)
+
+    async def _after(self, flow: Flow, identity: Any, session: Any, method: str) -> ActionContext:
+        await self.app.plugins.call("kratos_login_after", flow=flow, identity=identity, session=session)
+        after = self.app.config.selfservice.flows.login.after
+        ctx = ActionContext(
+            app=self.app,
+            stage=LOGIN_AFTER,
+            flow=flow,
+            request=self.ex.request,
+            identity=identity,
+            session=session,
+            method=method,
+            hand_out_session=True,
+        )
+        await run_actions(ctx, plan_actions(after.for_method(method).hooks, after.hooks), self.app.plugins.actions.items)
+        return ctx
+
+    async def _answer_success(
+        self, flow: Flow, session: Any, token: str, previous: Any, actions: ActionContext, method: str
+    ) -> Response[Any]:
+        after = self.app.config.selfservice.flows.login.after
+        return_url = self.ex.return_to_policy.resolve(flow.return_to, after.return_url_for(method), strict=False)
+        body: dict[str, Any] = {"session": session_dict(session, self.app.public_base_url, admin=False)}
+        if flow.is_browser:
+            if previous is None or previous.identity_id != session.identity_id:
+                # A new login in this browser gets a new anti-CSRF token (pitfall 8).
+                flow.csrf_token = mask_token(self.ex.regenerate_csrf())
+            self.ex.set_session_cookie(session, token)
+            body["continue_with"] = [{"action": "redirect_browser_to", "redirect_browser_to": return_url}, *actions.continue_with]
+        else:
+            body = {"session_token": token, **body, "continue_with": actions.continue_with or None}
+        flow.mark_completed()
+        await store.update_flow(self.app.db, flow)
+        if self.browser_html(flow):
+            return self.ex.redirect(return_url)
+        return self.ex.json(body)
