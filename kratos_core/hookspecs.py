@@ -31,8 +31,12 @@ if TYPE_CHECKING:  # pragma: no cover
     import click
     import pluggy
 
+    from litestar import Request
+
     from .config import Config
+    from .flows.model import Flow
     from .identity.model import Identity
+    from .session.model import Session
     from .plugins.registry import (
         ChannelRegistrar,
         FlowActionRegistrar,
@@ -48,6 +52,11 @@ __all__ = [
     "kratos_register_routes",
     "kratos_register_commands",
     "kratos_startup",
+    "kratos_login_before",
+    "kratos_login_after",
+    "kratos_registration_before",
+    "kratos_registration_pre_persist",
+    "kratos_registration_post_persist",
     "kratos_identity_pre_persist",
     "kratos_identity_post_persist",
     "kratos_event",
@@ -162,6 +171,99 @@ def kratos_startup(config: Config) -> None:
 
     Added in: 0.1.0
     """
+
+
+# ---------------------------------------------------------------------------------------------
+# Self-service flows: login, then registration
+
+
+@hookspec
+def kratos_login_before(flow: Flow, request: Request) -> None:
+    """A login flow was built (nodes added by every method) and is about to be stored.
+
+    May be async. Fails closed: raising ``FlowValidationError`` stores and shows the flow with
+    those messages (HTTP 400, or a redirect to the login UI for browsers); raising any other
+    ``KratosError`` aborts the init with that error and nothing is stored. Runs for every new
+    login flow, including the replacement of an expired one.
+
+    Args:
+        flow: The new flow (``kratos_core.flows.model.Flow``): kind ``login``, its ``type``,
+            ``request_url``, ``return_to`` and ``ui``. Read it; change it only through errors.
+        request: The HTTP request that creates the flow (Litestar ``Request``).
+
+    Added in: 0.1.0
+    """
+
+
+@hookspec
+def kratos_login_after(flow: Flow, identity: Identity, session: Session) -> None:
+    """A login succeeded and its session is stored, before the configured ``after`` actions run
+    and before the client receives the session.
+
+    May be async. Fails closed: raising aborts the login; a session this login issued is revoked
+    (a refreshed or stepped-up session keeps its previous validity), and the error is answered
+    like any submit error (``FlowValidationError`` and other 400s as messages on the flow).
+
+    Args:
+        flow: The login flow that completed.
+        identity: The identity that signed in (with credentials).
+        session: The issued (or stepped-up) session (``kratos_core.session.model.Session``).
+
+    Added in: 0.1.0
+    """
+
+
+@hookspec
+def kratos_registration_before(flow: Flow, request: Request) -> None:
+    """A registration flow was built and is about to be stored.
+
+    May be async. Fails closed, exactly like :func:`kratos_login_before`.
+
+    Args:
+        flow: The new flow (kind ``registration``).
+        request: The HTTP request that creates the flow.
+
+    Added in: 0.1.0
+    """
+
+
+@hookspec
+def kratos_registration_pre_persist(flow: Flow, identity: Identity) -> None:
+    """A registration submit produced a valid identity that is about to be stored.
+
+    May be async. Runs before :func:`kratos_identity_pre_persist` and before the transaction that
+    writes the identity, its credentials and addresses and its session. Fails closed: raising
+    ``FlowValidationError`` shows its messages on the flow, any other ``KratosError`` aborts the
+    submit; either way nothing is stored. Changing ``identity.metadata_public`` or
+    ``metadata_admin`` here is stored; changed traits are not re-validated.
+
+    Args:
+        flow: The registration flow.
+        identity: The identity to be created (traits validated, credentials filled in).
+
+    Added in: 0.1.0
+    """
+
+
+@hookspec
+def kratos_registration_post_persist(flow: Flow, identity: Identity, session: Session) -> None:
+    """A registration stored its identity and session, before the ``after`` actions run.
+
+    May be async. Contained: an exception is logged with the plugin's name; the identity stays
+    and the registration answers as usual. Whether the client receives ``session`` depends on
+    the ``session`` action.
+
+    Args:
+        flow: The completed registration flow.
+        identity: The stored identity.
+        session: The session stored for it.
+
+    Added in: 0.1.0
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Identities, events, shutdown
 
 
 @hookspec

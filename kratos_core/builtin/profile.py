@@ -1,17 +1,32 @@
-"""The built-in ``profile`` method: editing traits in settings, the first step of registration.
+"""The built-in ``profile`` method: the first step of two-step registration (and, later, traits in
+settings).
 
-It owns no credential and takes no config; its flow behaviour arrives with the settings flow.
+With ``selfservice.flows.registration.style: profile_first`` (Kratos's default) a registration
+shows the traits first. Submitting them with ``method=profile`` validates them and moves the flow
+to the credential selection: traits hidden, message 1040009, the credential methods' nodes and a
+``screen=previous`` back button (kratos-behaviour.md sections 1.10 and 6.9). It owns no
+credential and takes no config.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from .. import hookimpl
+from ..methods.protocols import SHOW_FLOW, RegistrationContext, ShowFlow
+from ..ui import messages
+from ..ui.nodes import submit_node
+
+__all__ = ["ProfileMethod", "kratos_register_methods"]
+
+
+def _going_back(body: Mapping[str, Any]) -> bool:
+    return body.get("method") == "profile:back" or body.get("screen") == "previous"
 
 
 class ProfileMethod:
-    """The ``profile`` method descriptor."""
+    """The ``profile`` method object."""
 
     id = "profile"
     credential_type = None
@@ -19,6 +34,25 @@ class ProfileMethod:
 
     def configure(self, config: Any, app_config: Any) -> None:
         del config, app_config
+
+    def populate_registration(self, ctx: RegistrationContext) -> None:
+        """``method=profile`` on the traits screen; message and back button on the second."""
+        ui = ctx.flow.ui
+        if ctx.step == "profile":
+            ui.append(submit_node("method", "profile", "profile", messages.sign_up()))
+        elif ctx.step == "credentials":
+            ui.add_message(messages.registration_choose_credentials())
+            ui.append(submit_node("screen", "previous", "profile", messages.registration_back()))
+
+    async def register(self, ctx: RegistrationContext, body: Mapping[str, Any]) -> ShowFlow:
+        """Go to the credential selection with valid traits, or back to the traits screen."""
+        traits = body.get("traits")
+        if _going_back(body):
+            await ctx.show_step("profile", traits if isinstance(traits, Mapping) else {})
+            return SHOW_FLOW
+        identity = await ctx.new_identity(traits)  # invalid traits: messages on the trait nodes
+        await ctx.show_step("credentials", identity.traits)
+        return SHOW_FLOW
 
 
 @hookimpl

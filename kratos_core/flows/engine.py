@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from litestar import Response
 
-from ..errors import Gone, InternalServerError, KratosError, NotFound
+from ..errors import BadRequest, Gone, InternalServerError, KratosError, NotFound
 from ..identity.model import utcnow
 from ..identity.validation import TraitsValidationError
 from ..ui import messages
 from ..ui.nodes import csrf_node
+from ..ui.text import TextMessage
 from . import store
 from .body import parse_body
 from .csrf import mask_token
@@ -75,8 +76,6 @@ def parse_flow_id(raw: str | None) -> uuid.UUID:
     Raises:
         BadRequest: Missing or not a UUID (section 1.5, step 1).
     """
-    from ..errors import BadRequest
-
     try:
         return uuid.UUID(raw or "")
     except ValueError:
@@ -109,6 +108,13 @@ def choose_method(ex: Exchange, kind: str, protocol: type, method_id: Any) -> An
     if method_id not in ex.app.plugins.enabled_methods(ex.app.config):
         raise NotFound(METHOD_DISABLED_REASON)
     return method
+
+
+def _as_message(error: KratosError) -> TextMessage:
+    """The flow message a 400 becomes: 4010011 for a disabled identity, else 4000001."""
+    if error.id == "identity_disabled":
+        return messages.account_disabled()
+    return messages.validation_generic(error.reason or error.message)
 
 
 class FlowHandler:
@@ -267,8 +273,7 @@ class FlowHandler:
             return await self.rerender(flow, body, exc)
         if isinstance(exc, KratosError) and exc.status_code == 400:
             # Any 400 during a submit is shown on the flow (pitfall 2).
-            text = messages.account_disabled() if exc.id == "identity_disabled" else messages.validation_generic(exc.reason or exc.message)
-            return await self.rerender(flow, body, FlowValidationError.on_flow(text))
+            return await self.rerender(flow, body, FlowValidationError.on_flow(_as_message(exc)))
         if not isinstance(exc, KratosError):
             log.exception("%s flow %s failed", self.kind, flow.id, exc_info=exc)
             exc = InternalServerError("An unexpected error occurred; it has been logged.")
@@ -306,5 +311,6 @@ class FlowHandler:
         )
         return self.ex.error_json(error)
 
-    def expiry_message(self, expired: Flow) -> Any:
+    def expiry_message(self, expired: Flow) -> TextMessage:
+        """4010001 / 4040001 for the replacement of an expired flow."""
         return messages.flow_expired(self.kind, expired.expires_at)  # type: ignore[arg-type]

@@ -15,7 +15,6 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import msgspec
 from litestar import Request, Response
-from litestar.datastructures import Cookie
 
 from ..errors import BadRequest, KratosError
 from ..http.negotiation import is_ajax, is_json_request, non_cloudflare_cookie_names
@@ -52,8 +51,8 @@ class Exchange:
     def __init__(self, request: Request) -> None:
         self.request = request
         self.app: KratosApp = request.app.state["kratos"]
-        self._cookies: list[Cookie] = []
-        self._raw_cookies: list[str] = []
+        self._new_csrf_token: str | None = None
+        self._set_cookies: list[str] = []
         self._session: Any = None
         self._session_loaded = False
 
@@ -110,9 +109,8 @@ class Exchange:
 
     def csrf_token(self) -> str:
         """The browser's anti-CSRF token; a new one (and its cookie) if it has no valid one."""
-        for cookie in reversed(self._cookies):
-            if cookie.key == self.csrf_cookie_name and cookie.value:
-                return cookie.value
+        if self._new_csrf_token is not None:
+            return self._new_csrf_token
         current = self._request_csrf_token()
         if csrf.is_valid_cookie_token(current):
             return current  # type: ignore[return-value]
@@ -120,26 +118,25 @@ class Exchange:
 
     def regenerate_csrf(self) -> str:
         """Hand the browser a fresh anti-CSRF token (login, registration: section 3.1)."""
-        token = csrf.new_csrf_token()
-        self._cookies = [c for c in self._cookies if c.key != self.csrf_cookie_name]
-        self._cookies.append(self._csrf_cookie(token))
-        return token
+        self._new_csrf_token = csrf.new_csrf_token()
+        return self._new_csrf_token
 
-    def _csrf_cookie(self, token: str) -> Cookie:
+    def _csrf_set_cookie(self, token: str) -> str:
+        # Written by hand: base64 has "/", "+" and "=", which Python's cookie helpers put in
+        # quotes while Kratos (Go) sends them bare; browsers would keep the quotes.
         cookies = self.app.config.cookies
         secure = cookies.secure if cookies.secure is not None else not self.app.config.dev
         # Browsers drop SameSite=None without Secure; Kratos falls back to Lax then.
         same_site = cookies.same_site if secure else "Lax"
-        return Cookie(
-            key=self.csrf_cookie_name,
-            value=token,
-            max_age=CSRF_COOKIE_MAX_AGE,
-            path=cookies.path or "/",
-            domain=cookies.domain or None,
-            secure=secure,
-            httponly=True,
-            samesite=same_site.lower(),  # type: ignore[arg-type]
-        )
+        parts = [f"{self.csrf_cookie_name}={token}", f"Path={cookies.path or '/'}"]
+        if cookies.domain:
+            parts.append(f"Domain={cookies.domain}")
+        parts.append(f"Max-Age={CSRF_COOKIE_MAX_AGE}")
+        parts.append("HttpOnly")
+        if secure:
+            parts.append("Secure")
+        parts.append(f"SameSite={same_site}")
+        return "; ".join(parts)
 
     def check_csrf(self, body_token: Any) -> None:
         """Refuse a browser-flow submit whose body token does not match the cookie (403)."""
@@ -188,18 +185,14 @@ class Exchange:
 
     def set_session_cookie(self, session: Any, token: str) -> None:
         """Send the session cookie with whatever answer this exchange gives."""
-        self._raw_cookies.append(self.app.sessions.cookie_header(session, token))
+        self._set_cookies.append(self.app.sessions.cookie_header(session, token))
 
     def _respond(self, content: bytes, status_code: int, media_type: str, headers: dict[str, str] | None = None) -> Response[bytes]:
         # Litestar keeps one value per header name; CookieResponse adds the raw Set-Cookie values.
-        return CookieResponse(
-            content=content,
-            status_code=status_code,
-            media_type=media_type,
-            headers=headers,
-            cookies=list(self._cookies),
-            set_cookies=self._raw_cookies,
-        )
+        cookies = list(self._set_cookies)
+        if self._new_csrf_token is not None:
+            cookies.append(self._csrf_set_cookie(self._new_csrf_token))
+        return CookieResponse(content=content, status_code=status_code, media_type=media_type, headers=headers, set_cookies=cookies)
 
     def json(self, data: Any, status_code: int = 200) -> Response[bytes]:
         return self._respond(_encoder.encode(data), status_code, "application/json; charset=utf-8")

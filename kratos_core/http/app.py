@@ -14,6 +14,7 @@ from ..errors import KratosError
 from .admin_identities import identity_handlers
 from .logout import logout_public_handlers
 from .responses import NO_CACHE, handle_http_exception, handle_kratos_error, handle_unexpected
+from .selfservice import selfservice_public_handlers
 from .sessions import session_admin_handlers, session_public_handlers
 from .system import admin_to_public_redirects, public_to_admin_redirects, shared_handlers
 
@@ -66,7 +67,7 @@ def build_public_app(kratos: KratosApp) -> Litestar:
     return _build(
         kratos,
         "public",
-        [*shared_handlers("public"), *session_public_handlers(), *logout_public_handlers(), *public_to_admin_redirects()],
+        [*shared_handlers("public"), *session_public_handlers(), *logout_public_handlers(), *selfservice_public_handlers(), *public_to_admin_redirects()],
     )
 
 

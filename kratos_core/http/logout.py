@@ -8,7 +8,6 @@ be forced cross-site. Native apps send their session token to ``DELETE /self-ser
 from __future__ import annotations
 
 import hmac
-import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -18,7 +17,7 @@ from litestar import Request, Response, delete, get
 from ..errors import BadRequest, Forbidden, KratosError, Unauthorized
 from ..flows.csrf import csrf_cookie_name
 from ..flows.return_to import ReturnToPolicy
-from ..identity.model import utcnow
+from ..flows.store import insert_error
 from ..session.manager import derive_logout_token
 from ..session.tokens import token_digest
 from .negotiation import is_json_request
@@ -77,16 +76,7 @@ async def _forward(app: KratosApp, request: Request, error: KratosError) -> Resp
     """Kratos's error forwarding: JSON callers get the error, browsers the error UI (section 3.5)."""
     if _is_json(request):
         raise error
-    error_id = uuid.uuid4()
-    now = utcnow()
-    await app.db.execute(
-        "INSERT INTO selfservice_errors (id, error, csrf_token, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
-        error_id,
-        error.to_dict(),
-        "",
-        now,
-        now,
-    )
+    error_id = await insert_error(app.db, error.to_dict())
     ui = app.config.selfservice.flows.error.ui_url
     separator = "&" if "?" in ui else "?"
     return Response(content=b"", status_code=303, headers={"Location": f"{ui}{separator}{urlencode({'id': str(error_id)})}"})

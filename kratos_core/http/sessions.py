@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 import msgspec
 from litestar import Request, Response, delete, get, patch, route
+from litestar.params import FromPath
 
 from ..errors import BadRequest
 from ..session import store
@@ -241,7 +242,7 @@ def session_public_handlers() -> list[Any]:
         return json_response({"count": await app.sessions.revoke_others(current)})
 
     @delete("/sessions/{session_id:str}", summary="Revoke one of the caller's other sessions", tags=["frontend"], status_code=204)
-    async def disable_my_session(request: Request, session_id: str) -> None:
+    async def disable_my_session(request: Request, session_id: FromPath[str]) -> None:
         app = _kratos(request)
         current = await app.sessions.whoami(request)
         target = _parse_id(session_id)
@@ -289,18 +290,18 @@ def session_admin_handlers() -> list[Any]:
         return json_response([_admin_render(app, s, expand) for s in page.sessions], headers=page.headers)
 
     @get(_admin_paths("/sessions/{session_id:str}"), summary="Get a session", tags=["identity"])
-    async def get_session(request: Request, session_id: str) -> Response[bytes]:
+    async def get_session(request: Request, session_id: FromPath[str]) -> Response[bytes]:
         app = _kratos(request)
         expand = _expand_param(request)
         session = await app.sessions.get(_parse_id(session_id))
         return json_response(_admin_render(app, session, expand))
 
     @delete(_admin_paths("/sessions/{session_id:str}"), summary="Deactivate a session", tags=["identity"], status_code=204)
-    async def disable_session(request: Request, session_id: str) -> None:
+    async def disable_session(request: Request, session_id: FromPath[str]) -> None:
         await _kratos(request).sessions.revoke(_parse_id(session_id))
 
     @patch(_admin_paths("/sessions/{session_id:str}/extend"), summary="Extend a session", tags=["identity"])
-    async def extend_session(request: Request, session_id: str) -> Response[bytes]:
+    async def extend_session(request: Request, session_id: FromPath[str]) -> Response[bytes]:
         app = _kratos(request)
         session = await app.sessions.extend(_parse_id(session_id))
         if app.config.feature_flags.faster_session_extend:
@@ -308,7 +309,7 @@ def session_admin_handlers() -> list[Any]:
         return json_response(_admin_render(app, session, set(_EXPANDABLE)))
 
     @get(_admin_paths("/identities/{identity_id:str}/sessions"), summary="List an identity's sessions", tags=["identity"])
-    async def list_identity_sessions(request: Request, identity_id: str) -> Response[bytes]:
+    async def list_identity_sessions(request: Request, identity_id: FromPath[str]) -> Response[bytes]:
         app = _kratos(request)
         identity = await app.identities.get(_parse_id(identity_id))
         page = await _paginate(
@@ -323,7 +324,7 @@ def session_admin_handlers() -> list[Any]:
         return json_response([_admin_render(app, s, set(_EXPANDABLE)) for s in page.sessions], headers=page.headers)
 
     @delete(_admin_paths("/identities/{identity_id:str}/sessions"), summary="Delete an identity's sessions", tags=["identity"], status_code=204)
-    async def delete_identity_sessions(request: Request, identity_id: str) -> None:
+    async def delete_identity_sessions(request: Request, identity_id: FromPath[str]) -> None:
         app = _kratos(request)
         identity = await app.identities.get(_parse_id(identity_id))
         if not await app.sessions.delete_all_for_identity(identity.id):

@@ -28,7 +28,7 @@ log = logging.getLogger("kratos.plugins")
 ENTRY_POINT_GROUP = "kratos"
 
 #: Built-in plugins: core features on the same hooks as external plugins (module paths).
-BUILTIN_PLUGINS: tuple[str, ...] = ("kratos_core.builtin.profile",)
+BUILTIN_PLUGINS: tuple[str, ...] = ("kratos_core.builtin.profile", "kratos_core.builtin.actions")
 
 
 class PluginError(Exception):

@@ -39,7 +39,9 @@ async def new_identity(app: KratosApp, email: str = "jane@example.org", **draft:
 
 def fake_request(headers: dict[str, str] | list[tuple[str, str]] | None = None, host: str = "10.0.0.1") -> Any:
     """The two things session issuing reads from a request: headers and the peer address."""
-    return SimpleNamespace(headers=Headers(headers or {}), client=SimpleNamespace(host=host))
+    pairs = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in pairs]
+    return SimpleNamespace(headers=Headers(raw), client=SimpleNamespace(host=host))
 
 
 async def issue(app: KratosApp, identity: Identity, method: str = "password", **kwargs: Any) -> tuple[Session, str]:

@@ -1,0 +1,361 @@
+"""Benchmarks of the hot paths, each as a ratio to a baseline measured in the same run.
+
+Usage (from the repository root, with the dev virtualenv):
+
+    .venv/bin/python bench/run.py [--dsn postgres://postgres@127.0.0.1:5432/kratos_bench]
+                                  [--workers N] [--duration 8] [--reps 3]
+
+It starts ``kratos serve`` as in production (``--workers`` = cores, PostgreSQL) and a bare
+Litestar endpoint on the same server stack, then measures, in interleaved repetitions:
+
+(a) whoami requests/s divided by the bare endpoint's, and server CPU microseconds per whoami
+    divided by per bare request (wrk with rotating session tokens);
+(b) password logins/s (native flow: init + submit) divided by raw argon2id verifications/s with
+    the same parameters on as many threads as cores;
+(c) registrations/s divided by raw argon2id hashes/s;
+(d) whoami p50 latency at 1 connection and p99 at 16.
+
+Medians of the repetitions are printed as a table and written to ``bench/results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import json
+import os
+import re
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+ARGON2 = {"memory_kib": 19 * 1024, "iterations": 2, "parallelism": 1}
+TARGETS = {
+    "a_rps_ratio": (">=", 0.5),
+    "a_cpu_ratio": ("<=", 2.5),
+    "b_login_ratio": (">=", 0.85),
+    "c_registration_ratio": (">=", 0.8),
+    "d_p50_c1_ms": ("<", 1.0),
+    "d_p99_c16_ms": ("<", 10.0),
+}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def config_file(tmp: Path, dsn: str, pub: int, adm: int) -> Path:
+    import yaml
+
+    schema = tmp / "identity.schema.json"
+    shutil.copy(ROOT / "config" / "identity.schema.json", schema)
+    cfg = {
+        "dsn": dsn,
+        "serve": {
+            "public": {"base_url": f"http://127.0.0.1:{pub}/", "host": "127.0.0.1", "port": pub},
+            "admin": {"base_url": f"http://127.0.0.1:{adm}/", "host": "127.0.0.1", "port": adm},
+        },
+        "selfservice": {
+            "default_browser_return_url": "http://127.0.0.1:4455/",
+            "methods": {
+                "password": {"enabled": True, "config": {"haveibeenpwned_enabled": False}},
+                "code": {"enabled": False},
+            },
+            "flows": {
+                "login": {"ui_url": "http://127.0.0.1:4455/login"},
+                "registration": {
+                    "ui_url": "http://127.0.0.1:4455/registration",
+                    "style": "unified",
+                    "after": {"password": {"hooks": [{"hook": "session"}]}},
+                },
+            },
+        },
+        "identity": {"default_schema_id": "default", "schemas": [{"id": "default", "url": f"file://{schema}"}]},
+        "secrets": {"cookie": [secrets.token_urlsafe(32)]},
+        "hashers": {
+            "algorithm": "argon2",
+            "argon2": {"memory": "19MB", "iterations": ARGON2["iterations"], "parallelism": ARGON2["parallelism"]},
+        },
+        "log": {"level": "warning"},
+    }
+    path = tmp / "kratos.yml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+async def reset_database(dsn: str) -> None:
+    import asyncpg
+
+    base, name = dsn.rsplit("/", 1)
+    conn = await asyncpg.connect(base.replace("postgres://", "postgresql://", 1) + "/postgres")
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} not ready")
+
+
+def process_tree(pid: int) -> list[int]:
+    pids = [pid]
+    for p in list(pids):
+        try:
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:
+            continue
+        pids += [int(c) for c in children]
+    return pids
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / CLK_TCK
+
+
+def wrk(url: str, *, connections: int, duration: int, script: Path | None = None, tokens: Path | None = None) -> dict[str, float]:
+    threads = min(connections, os.cpu_count() or 2)
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
+    if script:
+        cmd += ["-s", str(script), url, "--", str(tokens)]
+    else:
+        cmd.append(url)
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in out:
+        raise SystemExit(f"wrk saw errors:\n{out}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    lat = {q: _ms(re.search(rf"\s{q}%\s+([\d.]+)(us|ms|s)", out)) for q in ("50", "99")}
+    return {"rps": rps, "requests": total, "p50_ms": lat["50"], "p99_ms": lat["99"]}
+
+
+def _ms(match: re.Match[str] | None) -> float:
+    if match is None:
+        return float("nan")
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+WRK_SCRIPT = """
+tokens = {}
+init = function(args)
+  for line in io.lines(args[1]) do tokens[#tokens + 1] = line end
+end
+request = function()
+  local t = tokens[math.random(#tokens)]
+  return wrk.format("GET", "/sessions/whoami", {["X-Session-Token"] = t})
+end
+"""
+
+
+async def register(client: httpx.AsyncClient, email: str, password: str) -> str:
+    flow = (await client.get("/self-service/registration/api")).json()
+    r = await client.post(
+        f"/self-service/registration?flow={flow['id']}",
+        json={"method": "password", "password": password, "traits": {"email": email}},
+    )
+    if r.status_code != 200:
+        raise SystemExit(f"registration failed: {r.status_code} {r.text[:300]}")
+    return r.json()["session_token"]
+
+
+async def login(client: httpx.AsyncClient, email: str, password: str) -> None:
+    flow = (await client.get("/self-service/login/api")).json()
+    r = await client.post(
+        f"/self-service/login?flow={flow['id']}",
+        json={"method": "password", "identifier": email, "password": password},
+    )
+    if r.status_code != 200:
+        raise SystemExit(f"login failed: {r.status_code} {r.text[:300]}")
+
+
+async def closed_loop(public: str, duration: float, concurrency: int, op: Any) -> float:
+    """Operations per second of ``op(client, i)`` run by ``concurrency`` workers for ``duration``."""
+    done = 0
+    counter = iter(range(10**9))
+    deadline = time.monotonic() + duration
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=public, timeout=30, limits=limits) as client:
+
+        async def worker() -> None:
+            nonlocal done
+            while time.monotonic() < deadline:
+                await op(client, next(counter))
+                done += 1
+
+        start = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.monotonic() - start
+    return done / elapsed
+
+
+def raw_argon2(duration: float, threads: int, verify: bool) -> float:
+    from argon2 import PasswordHasher
+
+    hasher = PasswordHasher(time_cost=ARGON2["iterations"], memory_cost=ARGON2["memory_kib"], parallelism=ARGON2["parallelism"])
+    encoded = hasher.hash("correct horse battery staple")
+    deadline = time.monotonic() + duration
+
+    def loop() -> int:
+        n = 0
+        while time.monotonic() < deadline:
+            if verify:
+                hasher.verify(encoded, "correct horse battery staple")
+            else:
+                hasher.hash("correct horse battery staple")
+            n += 1
+        return n
+
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        total = sum(pool.map(lambda _: loop(), range(threads)))
+    return total / (time.monotonic() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dsn", default="postgres://postgres@127.0.0.1:5432/kratos_bench")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--duration", type=int, default=8)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--users", type=int, default=64)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+
+    tmp = Path(tempfile.mkdtemp(prefix="kratos-bench-"))
+    pub, adm, bare_port = free_port(), free_port(), free_port()
+    asyncio.run(reset_database(args.dsn))
+    cfg = config_file(tmp, args.dsn, pub, adm)
+    subprocess.run([PY, "-m", "kratos_core", "migrate", "sql", args.dsn, "--yes"], check=True, cwd=ROOT, capture_output=True)
+    server = subprocess.Popen(
+        [PY, "-m", "kratos_core", "serve", "-c", str(cfg), "--workers", str(args.workers)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    bare = subprocess.Popen(
+        [PY, "-m", "uvicorn", "bench.baseline_app:app", "--host", "127.0.0.1", "--port", str(bare_port),
+         "--workers", str(args.workers), "--no-access-log", "--lifespan", "off", "--log-level", "warning"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    public = f"http://127.0.0.1:{pub}"
+    try:
+        wait_ready(f"{public}/health/ready", server)
+        wait_ready(f"http://127.0.0.1:{bare_port}/bare", bare)
+        results = run_all(args, tmp, public, f"http://127.0.0.1:{bare_port}/bare", server.pid, bare.pid)
+    finally:
+        for proc in (server, bare):
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    report(results, args)
+
+
+def run_all(args: argparse.Namespace, tmp: Path, public: str, bare_url: str, server_pid: int, bare_pid: int) -> dict[str, Any]:
+    password = "bench-" + secrets.token_urlsafe(12)
+    emails = [f"bench-{i}-{uuid.uuid4().hex[:6]}@example.org" for i in range(args.users)]
+
+    async def setup() -> list[str]:
+        async with httpx.AsyncClient(base_url=public, timeout=60) as client:
+            sem = asyncio.Semaphore(8)
+
+            async def one(email: str) -> str:
+                async with sem:
+                    return await register(client, email, password)
+
+            return await asyncio.gather(*(one(e) for e in emails))
+
+    tokens_file = tmp / "tokens.txt"
+    tokens_file.write_text("\n".join(asyncio.run(setup())) + "\n")
+    script = tmp / "whoami.lua"
+    script.write_text(WRK_SCRIPT)
+    threads = os.cpu_count() or 2
+    reps: list[dict[str, float]] = []
+    for rep in range(args.reps):
+        row: dict[str, float] = {}
+        server_pids, bare_pids = process_tree(server_pid), process_tree(bare_pid)
+        # wrk needs a URL for the script's host; the path comes from the script.
+        c0 = cpu_seconds(server_pids)
+        who = wrk(f"{public}/sessions/whoami", connections=16, duration=args.duration, script=script, tokens=tokens_file)
+        c1 = cpu_seconds(server_pids)
+        b0 = cpu_seconds(bare_pids)
+        bare = wrk(bare_url, connections=16, duration=args.duration)
+        b1 = cpu_seconds(bare_pids)
+        row["whoami_rps"], row["bare_rps"] = who["rps"], bare["rps"]
+        row["whoami_cpu_us"] = (c1 - c0) * 1e6 / who["requests"]
+        row["bare_cpu_us"] = (b1 - b0) * 1e6 / bare["requests"]
+        row["a_rps_ratio"] = who["rps"] / bare["rps"]
+        row["a_cpu_ratio"] = row["whoami_cpu_us"] / row["bare_cpu_us"]
+        row["d_p99_c16_ms"] = who["p99_ms"]
+        row["d_p50_c1_ms"] = wrk(f"{public}/sessions/whoami", connections=1, duration=max(3, args.duration // 2), script=script, tokens=tokens_file)["p50_ms"]
+
+        row["logins_per_s"] = asyncio.run(
+            closed_loop(public, args.duration, 4 * threads, lambda c, i: login(c, emails[i % len(emails)], password))
+        )
+        row["raw_verify_per_s"] = raw_argon2(args.duration, threads, verify=True)
+        row["b_login_ratio"] = row["logins_per_s"] / row["raw_verify_per_s"]
+
+        tag = f"r{rep}-{uuid.uuid4().hex[:6]}"
+        row["registrations_per_s"] = asyncio.run(
+            closed_loop(public, args.duration, 4 * threads, lambda c, i: register(c, f"{tag}-{i}@example.org", password))
+        )
+        row["raw_hash_per_s"] = raw_argon2(args.duration, threads, verify=False)
+        row["c_registration_ratio"] = row["registrations_per_s"] / row["raw_hash_per_s"]
+        reps.append(row)
+        print(f"repetition {rep + 1}: " + ", ".join(f"{k}={v:.3g}" for k, v in row.items()), file=sys.stderr)
+    return {k: statistics.median(r[k] for r in reps) for k in reps[0]}
+
+
+def report(results: dict[str, Any], args: argparse.Namespace) -> None:
+    lines = ["| measure | median | target | met |", "|---|---|---|---|"]
+    for key, value in results.items():
+        target = TARGETS.get(key)
+        if target:
+            op, bound = target
+            met = {">=": value >= bound, "<=": value <= bound, "<": value < bound}[op]
+            lines.append(f"| {key} | {value:.3f} | {op} {bound} | {'yes' if met else 'NO'} |")
+        else:
+            lines.append(f"| {key} | {value:.1f} | | |")
+    print("\n".join(lines))
+    meta = {"workers": args.workers, "duration_s": args.duration, "reps": args.reps, "cpus": os.cpu_count()}
+    (ROOT / "bench" / "results.json").write_text(json.dumps({"meta": meta, "medians": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
