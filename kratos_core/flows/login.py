@@ -45,11 +45,7 @@ class LoginParams:
 
 def session_aal1_required() -> Unauthorized:
     """401 for ``aal=aal2`` without a session (section 3.4)."""
-    return Unauthorized(
-        "aal2 and aal3 can only be requested if a session exists already.",
-        id="session_aal1_required",
-        message="aal2 and aal3 can only be requested if a session exists already.",
-    )
+    return Unauthorized("aal2 and aal3 can only be requested if a session exists already.", id="session_aal1_required")
 
 
 class LoginFlows(FlowHandler):

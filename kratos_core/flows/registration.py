@@ -216,9 +216,11 @@ class RegistrationFlows(FlowHandler):
             session=session,
             method=result.method,
         )
-        implicit = ("verification",) if config.selfservice.flows.verification.enabled else ()
-        entries = plan_actions(after.for_method(result.method).hooks, after.hooks, prepend=implicit)
-        await run_actions(ctx, entries, self.app.plugins.actions.items)
+        registry = self.app.plugins.actions.items
+        # Enabled verification sends its code first, without being configured (section 7.2).
+        verify = config.selfservice.flows.verification.enabled and "verification" in registry
+        entries = plan_actions(after.for_method(result.method).hooks, after.hooks, prepend=("verification",) if verify else ())
+        await run_actions(ctx, entries, registry)
         return ctx
 
     async def _answer_success(

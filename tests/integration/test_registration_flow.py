@@ -17,7 +17,9 @@ import pytest
 import kratos_password.plugin as password_plugin
 from kratos_core import hookimpl
 from kratos_core.app import KratosApp
-from kratos_core.errors import BadRequest
+from kratos_core.errors import BadRequest, Forbidden
+from kratos_core.flows.errors import FlowValidationError
+from kratos_core.ui import messages
 from tests.conftest import _merge, base_config, make_app
 
 PASSWORD = "correct horse battery staple"
@@ -334,6 +336,32 @@ async def test_pre_persist_fails_closed_and_post_persist_is_contained(make: Any,
     assert veto.seen == ["blocked@example.org", "fine@example.org"]
 
 
+class BeforeHook:
+    def __init__(self, error: Exception | None) -> None:
+        self.error = error
+
+    @hookimpl
+    def kratos_registration_before(self, flow: Any, request: Any) -> None:
+        assert flow.kind == "registration" and request.url.path.startswith("/self-service/registration/")
+        if self.error is not None:
+            raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [(None, 200), (FlowValidationError.on_flow(messages.validation_generic("closed today")), 400), (Forbidden("No."), 403)],
+    ids=["passes", "messages", "aborts"],
+)
+async def test_registration_before_hook(make: Any, tmp_path: Path, error: Exception | None, status: int) -> None:
+    kc = await make(config(tmp_path), plugins=[BeforeHook(error)])
+    response = await kc.public.get("/self-service/registration/api")
+    assert response.status_code == status
+    stored = await kc.count("selfservice_flows")
+    assert stored == (0 if status == 403 else 1)
+    if status == 400:
+        assert message_ids(response.json()) == [4000001]
+
+
 async def test_identity_and_session_are_written_atomically(kc: Clients, monkeypatch: pytest.MonkeyPatch) -> None:
     async def broken_issue(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the session store failed")
@@ -350,6 +378,20 @@ async def test_registration_works_on_every_database(make: Any, tmp_path: Path, a
     assert (await kc.register("db@example.org")).status_code == 200
     assert (await kc.register("db@example.org")).status_code == 400
     assert await kc.count("identities") == 1
+
+
+async def test_selectable_identity_schema(make: Any, tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    default = cfg["identity"]["schemas"][0]
+    cfg["identity"]["schemas"] = [default, {**default, "id": "customer", "selfservice_selectable": True}]
+    kc = await make(cfg)
+    flow = await kc.flow(identity_schema="customer")
+    assert flow["identity_schema"] == "customer"
+    body = {"method": "password", "password": PASSWORD, "traits": {"email": "c@example.org"}}
+    done = await kc.submit(flow["id"], body)
+    assert done.status_code == 200 and done.json()["identity"]["schema_id"] == "customer"
+    refused = await kc.public.get("/self-service/registration/api", params={"identity_schema": "default"})
+    assert refused.status_code == 400
 
 
 async def test_form_values_follow_the_schema_types(make: Any, tmp_path: Path) -> None:

@@ -132,6 +132,9 @@ class PasswordMethod:
             raise _required("identifier")
         if not isinstance(password, str) or not password:
             raise _required("password")
+        # Make the dummy hash before the lookup, so the very first unknown identifier is not
+        # slower than a known one either.
+        await self.pool.warm_up(self.hasher)
         identity = await ctx.find_identity(identifier, _CREDENTIAL)
         cred = identity.credentials.get(_CREDENTIAL) if identity is not None else None
         hashed = cred.config.get("hashed_password") if cred is not None else None
