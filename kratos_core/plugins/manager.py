@@ -15,6 +15,7 @@ from importlib import metadata
 from typing import Any
 
 import click
+import msgspec
 import pluggy
 
 from .. import hookspecs
@@ -29,6 +30,34 @@ ENTRY_POINT_GROUP = "kratos"
 
 #: Built-in plugins: core features on the same hooks as external plugins (module paths).
 BUILTIN_PLUGINS: tuple[str, ...] = ("kratos_core.builtin.profile", "kratos_core.builtin.actions")
+
+
+#: Packages that provide Kratos's flow actions and courier channels, for start-up hints.
+KNOWN_ACTION_PACKAGES: dict[str, str] = {
+    "web_hook": "kratos-webhook",
+    "session": "kratos-core",
+    "revoke_active_sessions": "kratos-core",
+    "verification": "kratos-core",
+    "show_verification_ui": "kratos-core",
+    "require_verified_address": "kratos-core",
+    "verify_new_address": "kratos-core",
+    "notify_previous_addresses": "kratos-core",
+}
+KNOWN_CHANNEL_PACKAGES: dict[str, str] = {"email": "kratos-smtp", "sms": "kratos-sms"}
+
+
+def _hook_entries(node: Any, path: str) -> Iterable[tuple[str, Any]]:
+    """``(dotted path, entry)`` for every hook entry below a config node (Structs and tuples)."""
+    if isinstance(node, (tuple, list)):
+        for index, item in enumerate(node):
+            if hasattr(item, "hook"):
+                yield f"{path}.{index}", item
+        return
+    fields = getattr(node, "__struct_fields__", None)
+    if fields is None:
+        return
+    for name in fields:
+        yield from _hook_entries(getattr(node, name), f"{path}.{name}")
 
 
 class PluginError(Exception):
@@ -153,6 +182,38 @@ class PluginHost:
                 if getattr(method, "config_model", None) is not None:
                     fragment = config.fragment(f"selfservice.methods.{name}.config")
                 configure(fragment, config)
+        self._check_actions(config)
+        self._check_channels(config)
+
+    def _check_actions(self, config: Any) -> None:
+        """Every ``hook:`` a flow's config names must be a registered action with valid config."""
+        for path, entry in _hook_entries(config.selfservice.flows, "selfservice.flows"):
+            name = getattr(entry, "hook", None)
+            action = self.actions.get(name)
+            if action is None:
+                package = KNOWN_ACTION_PACKAGES.get(name)
+                if package == "kratos-core":
+                    hint = "this version of kratos-core does not provide it yet"
+                elif package:
+                    hint = f'install the "{package}" package'
+                else:
+                    hint = "install the plugin that provides it"
+                raise PluginError(f'{path} names the flow action "{name}", which no installed plugin provides: {hint}')
+            model = getattr(action, "config_model", None)
+            if model is not None:
+                try:
+                    msgspec.convert(dict(entry.config or {}), model)
+                except msgspec.ValidationError as exc:
+                    raise PluginError(f'{path} ("{name}"): invalid config: {exc}') from exc
+
+    def _check_channels(self, config: Any) -> None:
+        """Every channel in ``courier.channels`` must be provided by an installed plugin."""
+        for index, channel in enumerate(getattr(config.courier, "channels", ()) or ()):
+            cid = getattr(channel, "id", None)
+            if cid is not None and self.channels.get(cid) is None:
+                package = KNOWN_CHANNEL_PACKAGES.get(cid)
+                hint = f'install the "{package}" package' if package else "install the plugin that provides it"
+                raise PluginError(f'courier.channels.{index} names the channel "{cid}", which no installed plugin provides: {hint}')
 
     def enabled_methods(self, config: Any) -> dict[str, Any]:
         """Method objects that are installed and enabled, in registration order."""

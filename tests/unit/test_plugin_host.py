@@ -119,7 +119,11 @@ async def test_notify_contains_and_logs_failures(caplog: pytest.LogCaptureFixtur
 
 def _config(**methods: bool) -> SimpleNamespace:
     sections = {name: SimpleNamespace(enabled=on) for name, on in methods.items()}
-    return SimpleNamespace(selfservice=SimpleNamespace(methods=sections), fragment=lambda path: None)
+    return SimpleNamespace(
+        selfservice=SimpleNamespace(methods=sections, flows=()),
+        courier=SimpleNamespace(channels=()),
+        fragment=lambda path: None,
+    )
 
 
 def test_enabled_method_without_provider_fails_with_the_package_to_install() -> None:
