@@ -1,23 +1,27 @@
 """Benchmarks of the hot paths, each as a ratio to a baseline measured in the same run.
 
-Usage (from the repository root, with the dev virtualenv):
+Usage (from the repository root, with the dev virtualenv; bench/README.md has the details):
 
     .venv/bin/python bench/run.py [--dsn postgres://postgres@127.0.0.1:5432/kratos_bench]
                                   [--workers N] [--duration 8] [--reps 3]
 
-It starts ``kratos serve`` as in production (``--workers`` = cores, PostgreSQL) and a bare
-Litestar endpoint on the same server stack, then measures, in interleaved repetitions:
+It starts ``kratos serve`` as in production (``--workers`` = cores, PostgreSQL) twice on one
+database, once as configured by default and once with ``feature_flags.cacheable_sessions``
+(the opt-in session cache), and a bare Litestar endpoint on the same server stack, warms all of
+them up, then measures, in interleaved repetitions:
 
 (a) whoami requests/s divided by the bare endpoint's, and server CPU microseconds per whoami
-    divided by per bare request (wrk with rotating session tokens);
-(b) password logins/s (native flow: init + submit) divided by raw argon2id verifications/s with
-    the same parameters on as many threads as cores;
-(c) registrations/s divided by raw argon2id hashes/s;
-(d) whoami p50 latency at 1 connection and p99 at 16.
+    divided by per bare request (wrk, 16 connections, rotating session tokens) -- for both
+    configurations (``*_cached`` for the second);
+(b) password logins/s (native flow: init + submit, driven by wrk with a Lua state machine, one
+    flow per connection, 4 x cores connections) divided by raw argon2id verifications/s with the
+    same parameters on as many threads as cores;
+(c) registrations/s (native flow, likewise) divided by raw argon2id hashes/s;
+(d) whoami p50 latency at 1 connection and p99 at 16 (with the bare endpoint's p99 for context).
 
-Medians of the repetitions are printed as a table and written to ``bench/results.json``.
+Medians of the repetitions are printed as a table and written to ``bench/results.json`` with
+the machine's description.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -61,7 +65,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def config_file(tmp: Path, dsn: str, pub: int, adm: int) -> Path:
+def config_file(tmp: Path, dsn: str, pub: int, adm: int, *, session_cache: bool = False, name: str = "kratos.yml") -> Path:
     import yaml
 
     schema = tmp / "identity.schema.json"
@@ -95,7 +99,9 @@ def config_file(tmp: Path, dsn: str, pub: int, adm: int) -> Path:
         },
         "log": {"level": "warning"},
     }
-    path = tmp / "kratos.yml"
+    if session_cache:
+        cfg["feature_flags"] = {"cacheable_sessions": True}
+    path = tmp / name
     path.write_text(yaml.safe_dump(cfg))
     return path
 
@@ -183,6 +189,77 @@ end
 """
 
 
+# Native (API) flows driven by wrk: each connection alternates init (GET .../api) and submit
+# (POST ...?flow=<id> with the id parsed from the init answer). One connection per wrk thread,
+# so the per-thread Lua state is one flow's state machine. Counts completed operations (submits
+# answered 200) and failures; any non-200 fails the run.
+WRK_FLOW_SCRIPT = """
+local kind, password, prefix
+local emails = {}
+local state, flow, counter = "init", nil, 0
+ops, failed = 0, 0
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("tid", #threads)
+end
+
+function init(args)
+  kind, password = args[1], args[2]
+  if kind == "login" then
+    for line in io.lines(args[3]) do emails[#emails + 1] = line end
+  else
+    prefix = args[3]
+  end
+  math.randomseed(tid * 7919)
+end
+
+function request()
+  if state == "init" then
+    return wrk.format("GET", "/self-service/" .. kind .. "/api", {["Accept"] = "application/json"})
+  end
+  local body
+  if kind == "login" then
+    body = '{"method":"password","identifier":"' .. emails[math.random(#emails)] .. '","password":"' .. password .. '"}'
+  else
+    counter = counter + 1
+    body = '{"method":"password","password":"' .. password .. '","traits":{"email":"' .. prefix .. "-" .. tid .. "-" .. counter .. '@example.org"}}'
+  end
+  return wrk.format("POST", "/self-service/" .. kind .. "?flow=" .. flow,
+    {["Content-Type"] = "application/json", ["Accept"] = "application/json"}, body)
+end
+
+function response(status, headers, body)
+  if state == "init" then
+    flow = string.match(body, '^{"id":"([0-9a-f-]+)"')
+    if status ~= 200 or flow == nil then failed = failed + 1; return end
+    state = "submit"
+  else
+    if status == 200 then ops = ops + 1 else failed = failed + 1 end
+    state = "init"
+  end
+end
+
+function done(summary, latency, requests)
+  local n, f = 0, 0
+  for _, t in ipairs(threads) do n = n + t:get("ops"); f = f + t:get("failed") end
+  io.write(string.format("FLOW_OPS %d FAILED %d SECONDS %.6f\\n", n, f, summary.duration / 1e6))
+end
+"""
+
+
+def wrk_flows(public: str, script: Path, kind: str, password: str, arg: str, *, connections: int, duration: int) -> float:
+    """Completed native flows (init + submit) per second, ``connections`` at a time."""
+    cmd = ["wrk", f"-t{connections}", f"-c{connections}", f"-d{duration}s", "--timeout", "30s",
+           "-s", str(script), public, "--", kind, password, arg]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    m = re.search(r"FLOW_OPS (\d+) FAILED (\d+) SECONDS ([\d.]+)", out)
+    if m is None or int(m.group(2)) or "Non-2xx" in out:
+        raise SystemExit(f"wrk {kind} flows failed:\n{out}")
+    return int(m.group(1)) / float(m.group(3))
+
+
 async def register(client: httpx.AsyncClient, email: str, password: str) -> str:
     flow = (await client.get("/self-service/registration/api")).json()
     r = await client.post(
@@ -192,36 +269,6 @@ async def register(client: httpx.AsyncClient, email: str, password: str) -> str:
     if r.status_code != 200:
         raise SystemExit(f"registration failed: {r.status_code} {r.text[:300]}")
     return r.json()["session_token"]
-
-
-async def login(client: httpx.AsyncClient, email: str, password: str) -> None:
-    flow = (await client.get("/self-service/login/api")).json()
-    r = await client.post(
-        f"/self-service/login?flow={flow['id']}",
-        json={"method": "password", "identifier": email, "password": password},
-    )
-    if r.status_code != 200:
-        raise SystemExit(f"login failed: {r.status_code} {r.text[:300]}")
-
-
-async def closed_loop(public: str, duration: float, concurrency: int, op: Any) -> float:
-    """Operations per second of ``op(client, i)`` run by ``concurrency`` workers for ``duration``."""
-    done = 0
-    counter = iter(range(10**9))
-    deadline = time.monotonic() + duration
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=public, timeout=30, limits=limits) as client:
-
-        async def worker() -> None:
-            nonlocal done
-            while time.monotonic() < deadline:
-                await op(client, next(counter))
-                done += 1
-
-        start = time.monotonic()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.monotonic() - start
-    return done / elapsed
 
 
 def raw_argon2(duration: float, threads: int, verify: bool) -> float:
@@ -247,6 +294,24 @@ def raw_argon2(duration: float, threads: int, verify: bool) -> float:
     return total / (time.monotonic() - start)
 
 
+def start_kratos(cfg: Path, workers: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [PY, "-m", "kratos_core", "serve", "-c", str(cfg), "--workers", str(workers)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def machine() -> dict[str, Any]:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), "unknown")
+    try:
+        pg = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-Atc", "SHOW server_version"],
+                            capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        pg = "unknown"
+    return {"cpus": os.cpu_count(), "cpu_model": model, "postgres": pg, "python": sys.version.split()[0]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dsn", default="postgres://postgres@127.0.0.1:5432/kratos_bench")
@@ -260,25 +325,31 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="kratos-bench-"))
     pub, adm, bare_port = free_port(), free_port(), free_port()
+    cpub, cadm = free_port(), free_port()
     asyncio.run(reset_database(args.dsn))
     cfg = config_file(tmp, args.dsn, pub, adm)
+    # The same server with feature_flags.cacheable_sessions (the opt-in session cache), on the same
+    # database: whoami is measured on both, everything else on the default configuration.
+    cached_cfg = config_file(tmp, args.dsn, cpub, cadm, session_cache=True, name="kratos-cached.yml")
     subprocess.run([PY, "-m", "kratos_core", "migrate", "sql", args.dsn, "--yes"], check=True, cwd=ROOT, capture_output=True)
-    server = subprocess.Popen(
-        [PY, "-m", "kratos_core", "serve", "-c", str(cfg), "--workers", str(args.workers)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    server = start_kratos(cfg, args.workers)
+    cached = start_kratos(cached_cfg, args.workers)
     bare = subprocess.Popen(
         [PY, "-m", "uvicorn", "bench.baseline_app:app", "--host", "127.0.0.1", "--port", str(bare_port),
          "--workers", str(args.workers), "--no-access-log", "--lifespan", "off", "--log-level", "warning"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     public = f"http://127.0.0.1:{pub}"
+    cached_public = f"http://127.0.0.1:{cpub}"
     try:
         wait_ready(f"{public}/health/ready", server)
+        wait_ready(f"{cached_public}/health/ready", cached)
         wait_ready(f"http://127.0.0.1:{bare_port}/bare", bare)
-        results = run_all(args, tmp, public, f"http://127.0.0.1:{bare_port}/bare", server.pid, bare.pid)
+        results = run_all(
+            args, tmp, public, cached_public, f"http://127.0.0.1:{bare_port}/bare", server.pid, cached.pid, bare.pid
+        )
     finally:
-        for proc in (server, bare):
+        for proc in (server, cached, bare):
             proc.terminate()
             try:
                 proc.wait(20)
@@ -287,7 +358,18 @@ def main() -> None:
     report(results, args)
 
 
-def run_all(args: argparse.Namespace, tmp: Path, public: str, bare_url: str, server_pid: int, bare_pid: int) -> dict[str, Any]:
+def measure_whoami(url: str, pid: int, script: Path, tokens: Path, duration: int) -> dict[str, float]:
+    pids = process_tree(pid)
+    c0 = cpu_seconds(pids)
+    who = wrk(f"{url}/sessions/whoami", connections=16, duration=duration, script=script, tokens=tokens)
+    c1 = cpu_seconds(pids)
+    return {**who, "cpu_us": (c1 - c0) * 1e6 / who["requests"]}
+
+
+def run_all(
+    args: argparse.Namespace, tmp: Path, public: str, cached_public: str, bare_url: str,
+    server_pid: int, cached_pid: int, bare_pid: int,
+) -> dict[str, Any]:
     password = "bench-" + secrets.token_urlsafe(12)
     emails = [f"bench-{i}-{uuid.uuid4().hex[:6]}@example.org" for i in range(args.users)]
 
@@ -305,35 +387,55 @@ def run_all(args: argparse.Namespace, tmp: Path, public: str, bare_url: str, ser
     tokens_file.write_text("\n".join(asyncio.run(setup())) + "\n")
     script = tmp / "whoami.lua"
     script.write_text(WRK_SCRIPT)
+    flow_script = tmp / "flows.lua"
+    flow_script.write_text(WRK_FLOW_SCRIPT)
+    emails_file = tmp / "emails.txt"
+    emails_file.write_text("\n".join(emails) + "\n")
     threads = os.cpu_count() or 2
+    c1_seconds = max(3, args.duration // 2)
+    # Warm-up, not measured: every server reaches its steady state first (database connections
+    # opened and their statements prepared, session cache filled, the first-request costs of
+    # each worker paid). Cold starts otherwise land in the first repetition's p99.
+    warm = max(2, args.duration // 4)
+    for url in (public, cached_public):
+        wrk(f"{url}/sessions/whoami", connections=16, duration=warm, script=script, tokens=tokens_file)
+    wrk(bare_url, connections=16, duration=warm)
+    wrk_flows(public, flow_script, "login", password, str(emails_file), connections=4 * threads, duration=warm)
     reps: list[dict[str, float]] = []
     for rep in range(args.reps):
         row: dict[str, float] = {}
-        server_pids, bare_pids = process_tree(server_pid), process_tree(bare_pid)
         # wrk needs a URL for the script's host; the path comes from the script.
-        c0 = cpu_seconds(server_pids)
-        who = wrk(f"{public}/sessions/whoami", connections=16, duration=args.duration, script=script, tokens=tokens_file)
-        c1 = cpu_seconds(server_pids)
+        who = measure_whoami(public, server_pid, script, tokens_file, args.duration)
+        bare_pids = process_tree(bare_pid)
         b0 = cpu_seconds(bare_pids)
         bare = wrk(bare_url, connections=16, duration=args.duration)
         b1 = cpu_seconds(bare_pids)
+        cwho = measure_whoami(cached_public, cached_pid, script, tokens_file, args.duration)
         row["whoami_rps"], row["bare_rps"] = who["rps"], bare["rps"]
-        row["whoami_cpu_us"] = (c1 - c0) * 1e6 / who["requests"]
+        row["whoami_cpu_us"] = who["cpu_us"]
         row["bare_cpu_us"] = (b1 - b0) * 1e6 / bare["requests"]
         row["a_rps_ratio"] = who["rps"] / bare["rps"]
         row["a_cpu_ratio"] = row["whoami_cpu_us"] / row["bare_cpu_us"]
         row["d_p99_c16_ms"] = who["p99_ms"]
-        row["d_p50_c1_ms"] = wrk(f"{public}/sessions/whoami", connections=1, duration=max(3, args.duration // 2), script=script, tokens=tokens_file)["p50_ms"]
+        row["bare_p99_c16_ms"] = bare["p99_ms"]
+        row["d_p50_c1_ms"] = wrk(f"{public}/sessions/whoami", connections=1, duration=c1_seconds, script=script, tokens=tokens_file)["p50_ms"]
+        row["cached_whoami_rps"], row["cached_whoami_cpu_us"] = cwho["rps"], cwho["cpu_us"]
+        row["a_rps_ratio_cached"] = cwho["rps"] / bare["rps"]
+        row["a_cpu_ratio_cached"] = cwho["cpu_us"] / row["bare_cpu_us"]
+        row["d_p99_c16_ms_cached"] = cwho["p99_ms"]
+        row["d_p50_c1_ms_cached"] = wrk(
+            f"{cached_public}/sessions/whoami", connections=1, duration=c1_seconds, script=script, tokens=tokens_file
+        )["p50_ms"]
 
-        row["logins_per_s"] = asyncio.run(
-            closed_loop(public, args.duration, 4 * threads, lambda c, i: login(c, emails[i % len(emails)], password))
+        row["logins_per_s"] = wrk_flows(
+            public, flow_script, "login", password, str(emails_file), connections=4 * threads, duration=args.duration
         )
         row["raw_verify_per_s"] = raw_argon2(args.duration, threads, verify=True)
         row["b_login_ratio"] = row["logins_per_s"] / row["raw_verify_per_s"]
 
         tag = f"r{rep}-{uuid.uuid4().hex[:6]}"
-        row["registrations_per_s"] = asyncio.run(
-            closed_loop(public, args.duration, 4 * threads, lambda c, i: register(c, f"{tag}-{i}@example.org", password))
+        row["registrations_per_s"] = wrk_flows(
+            public, flow_script, "registration", password, tag, connections=4 * threads, duration=args.duration
         )
         row["raw_hash_per_s"] = raw_argon2(args.duration, threads, verify=False)
         row["c_registration_ratio"] = row["registrations_per_s"] / row["raw_hash_per_s"]
@@ -345,7 +447,7 @@ def run_all(args: argparse.Namespace, tmp: Path, public: str, bare_url: str, ser
 def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     lines = ["| measure | median | target | met |", "|---|---|---|---|"]
     for key, value in results.items():
-        target = TARGETS.get(key)
+        target = TARGETS.get(key.removesuffix("_cached"))
         if target:
             op, bound = target
             met = {">=": value >= bound, "<=": value <= bound, "<": value < bound}[op]
@@ -353,7 +455,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         else:
             lines.append(f"| {key} | {value:.1f} | | |")
     print("\n".join(lines))
-    meta = {"workers": args.workers, "duration_s": args.duration, "reps": args.reps, "cpus": os.cpu_count()}
+    meta = {"workers": args.workers, "duration_s": args.duration, "reps": args.reps, **machine(),
+            "load_average_after": os.getloadavg()}
     (ROOT / "bench" / "results.json").write_text(json.dumps({"meta": meta, "medians": results}, indent=2))
 
 

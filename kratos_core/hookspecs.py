@@ -34,8 +34,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from litestar import Request
 
     from .config import Config
+    from .courier.model import Dispatch, Message
     from .flows.model import Flow
-    from .identity.model import Identity
+    from .identity.model import Identity, VerifiableAddress
     from .session.model import Session
     from .plugins.registry import (
         ChannelRegistrar,
@@ -57,8 +58,17 @@ __all__ = [
     "kratos_registration_before",
     "kratos_registration_pre_persist",
     "kratos_registration_post_persist",
+    "kratos_settings_before",
+    "kratos_settings_pre_persist",
+    "kratos_settings_post_persist",
+    "kratos_recovery_before",
+    "kratos_recovery_after",
+    "kratos_verification_before",
+    "kratos_verification_after",
     "kratos_identity_pre_persist",
     "kratos_identity_post_persist",
+    "kratos_courier_before_send",
+    "kratos_courier_after_send",
     "kratos_event",
     "kratos_shutdown",
 ]
@@ -257,6 +267,183 @@ def kratos_registration_post_persist(flow: Flow, identity: Identity, session: Se
         flow: The completed registration flow.
         identity: The stored identity.
         session: The session stored for it.
+
+    Added in: 0.1.0
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Self-service flows: settings
+
+
+@hookspec
+def kratos_settings_before(flow: Flow, request: Request, identity: Identity, session: Session) -> None:
+    """A settings flow was built (every method added its section) and is about to be stored.
+
+    May be async. Fails closed: raising ``FlowValidationError`` stores and shows the flow with
+    those messages (HTTP 400, or a redirect to the settings UI for browsers); raising any other
+    ``KratosError`` aborts the init with that error and nothing is stored. Runs for every new
+    settings flow: the init endpoints, the replacement of an expired flow and the flow recovery
+    hands over to (``kratos_core.flows.settings.create_settings_flow``).
+
+    Args:
+        flow: The new flow (kind ``settings``, state ``show_form``). Read it; change it only
+            through errors.
+        request: The HTTP request that creates the flow.
+        identity: The identity whose settings these are (with credentials; never expose them).
+        session: The session the flow is created for.
+
+    Added in: 0.1.0
+    """
+
+
+@hookspec
+def kratos_settings_pre_persist(flow: Flow, identity: Identity, session: Session, method: str) -> None:
+    """A settings submit changed the identity, which is about to be stored.
+
+    May be async. Runs after the method accepted the input and after the privileged-session
+    check, before :func:`kratos_identity_pre_persist` and the write. Fails closed: raising
+    ``FlowValidationError`` shows its messages on the flow, any other ``KratosError`` aborts the
+    submit (a 400 becomes a message on the flow); either way nothing is stored. Changing
+    ``identity.metadata_public`` or ``metadata_admin`` here is stored; changed traits are not
+    re-validated.
+
+    Args:
+        flow: The settings flow being submitted.
+        identity: The identity as it will be stored (traits validated, credentials updated).
+        session: The session making the change.
+        method: The method that made the change (``profile``, ``password`` ...).
+
+    Added in: 0.1.0
+    """
+
+
+@hookspec
+def kratos_settings_post_persist(flow: Flow, identity: Identity, session: Session, method: str) -> None:
+    """A settings change was stored and the flow moved to ``success``, before the ``after``
+    actions run and before the client is answered.
+
+    May be async. Contained: an exception is logged with the plugin's name; the change stays
+    and the flow answers as usual. Use the configured ``after`` actions to steer the answer.
+
+    Args:
+        flow: The flow, state ``success``, its form rebuilt with message 1050001.
+        identity: The stored identity.
+        session: The session that made the change.
+        method: The method that made the change.
+
+    Added in: 0.1.0
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Self-service flows: recovery, then verification
+
+
+@hookspec
+def kratos_recovery_before(flow: Flow, request: Request) -> None:
+    """A recovery flow was built (the recovery method added its form) and is about to be stored.
+
+    May be async. Fails closed, exactly like :func:`kratos_login_before`: ``FlowValidationError``
+    stores and shows the flow with its messages (400), any other ``KratosError`` aborts the init
+    and nothing is stored. Not called for the replacement flows recovery creates on its own
+    (expired, finished or used-up flows) nor for flows an administrator creates.
+
+    Args:
+        flow: The new flow (kind ``recovery``, state ``choose_method``).
+        request: The HTTP request that creates the flow.
+
+    Added in: 0.1.0
+    """
+
+
+@hookspec
+def kratos_recovery_after(flow: Flow, identity: Identity, session: Session) -> None:
+    """A recovery succeeded: the code or link was used, the address verified and a new session
+    stored, before the configured ``after`` actions run and before the settings flow is created.
+
+    May be async. Fails closed for the session: raising revokes the session recovery just issued
+    (the client never receives it) and the error is answered like any submit error
+    (``FlowValidationError`` and other 400s as messages on the flow). The used code and the
+    verified address stay.
+
+    Args:
+        flow: The recovery flow, state ``passed_challenge``.
+        identity: The recovered identity (with credentials; never expose them).
+        session: The new session (method ``code_recovery`` or ``link_recovery``, aal1).
+
+    Added in: 0.1.0
+    """
+
+
+@hookspec
+def kratos_verification_before(flow: Flow, request: Request) -> None:
+    """A verification flow was built and is about to be stored (``GET /self-service/verification/*``).
+
+    May be async. Fails closed, exactly like :func:`kratos_login_before`. Not called for the
+    flows the ``verification`` and ``require_verified_address`` actions start, nor for
+    replacement flows.
+
+    Args:
+        flow: The new flow (kind ``verification``, state ``choose_method``).
+        request: The HTTP request that creates the flow.
+
+    Added in: 0.1.0
+    """
+
+
+@hookspec
+def kratos_verification_after(flow: Flow, identity: Identity, address: VerifiableAddress) -> None:
+    """An address was verified and stored, before the configured ``after`` actions run.
+
+    May be async. Post-persist: the address stays verified whatever happens; an exception goes
+    through the flow's error handler (``FlowValidationError`` and other 400s are shown on the
+    finished flow, other errors answered as errors).
+
+    Args:
+        flow: The verification flow, state ``passed_challenge`` with its success form.
+        identity: The identity owning the address.
+        address: The address, now ``verified: true`` and ``status: completed``.
+
+    Added in: 0.1.0
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Courier: each delivery attempt
+
+
+@hookspec
+def kratos_courier_before_send(message: Message) -> None:
+    """A courier worker is about to hand a message to its channel (one delivery attempt).
+
+    May be async. Fails closed: raising vetoes this attempt, which is recorded as a failed
+    dispatch with the exception's text and retried with back-off like any failed attempt;
+    raise ``kratos_core.courier.model.DeliveryError(..., permanent=True)`` to abandon the
+    message instead. Runs in the worker process (``kratos courier watch`` or a
+    ``--watch-courier`` server), not in the request that queued the message.
+
+    Args:
+        message: The claimed message (``kratos_core.courier.model.Message``): ``recipient``,
+            ``channel``, ``template_type``, ``template_data``, the rendered ``subject``,
+            ``body`` and ``html_body``, and ``send_count`` (attempts before this one). Read it;
+            changes are not stored or sent.
+
+    Added in: 0.1.0
+    """
+
+
+@hookspec
+def kratos_courier_after_send(message: Message, dispatch: Dispatch) -> None:
+    """A delivery attempt ended and its outcome is stored (sent, queued again or abandoned).
+
+    May be async. Contained: an exception is logged with the plugin's name and changes
+    nothing. Use it for audit logs and delivery metrics.
+
+    Args:
+        message: The message as it was claimed for the attempt.
+        dispatch: The stored attempt (``kratos_core.courier.model.Dispatch``): ``status``
+            (``success`` or ``failed``) and ``error`` (JSON, None on success).
 
     Added in: 0.1.0
     """

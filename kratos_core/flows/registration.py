@@ -186,7 +186,8 @@ class RegistrationFlows(FlowHandler):
         await plugins.call("kratos_registration_pre_persist", flow=flow, identity=identity)
         await plugins.call("kratos_identity_pre_persist", identity=identity, operation="create", source="registration")
         try:
-            async with self.app.db.transaction() as tx:
+            # One statement on PostgreSQL (blind writes only inside), a transaction on SQLite.
+            async with self.app.db.batch() as tx:
                 await identity_store.insert_identity(tx, identity)
                 session, token = await self.app.sessions.issue(
                     identity, method=result.method, request=self.ex.request, conn=tx

@@ -12,9 +12,13 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from .. import __version__
 from ..errors import KratosError
 from .admin_identities import identity_handlers
+from .admin_recovery import admin_recovery_handlers
+from .courier import courier_admin_handlers
 from .logout import logout_public_handlers
 from .responses import NO_CACHE, handle_http_exception, handle_kratos_error, handle_unexpected
 from .selfservice import selfservice_public_handlers
+from .selfservice_recovery import recovery_verification_public_handlers
+from .selfservice_settings import settings_public_handlers
 from .sessions import session_admin_handlers, session_public_handlers
 from .system import admin_to_public_redirects, public_to_admin_redirects, shared_handlers
 
@@ -67,7 +71,7 @@ def build_public_app(kratos: KratosApp) -> Litestar:
     return _build(
         kratos,
         "public",
-        [*shared_handlers("public"), *session_public_handlers(), *logout_public_handlers(), *selfservice_public_handlers(), *public_to_admin_redirects()],
+        [*shared_handlers("public"), *session_public_handlers(), *logout_public_handlers(), *selfservice_public_handlers(), *recovery_verification_public_handlers(), *settings_public_handlers(), *public_to_admin_redirects()],
     )
 
 
@@ -76,6 +80,6 @@ def build_admin_app(kratos: KratosApp) -> Litestar:
     return _build(
         kratos,
         "admin",
-        [*shared_handlers("admin"), *identity_handlers(), *session_admin_handlers(), *admin_to_public_redirects()],
+        [*shared_handlers("admin"), *identity_handlers(), *admin_recovery_handlers(), *courier_admin_handlers(), *session_admin_handlers(), *admin_to_public_redirects()],
     )
 

@@ -25,6 +25,7 @@ __all__ = [
     "schema_url",
     "identity_admin_dict",
     "identity_public_dict",
+    "encodable_time",
 ]
 
 IDENTITY_STATES = ("active", "inactive")
@@ -127,13 +128,47 @@ def _ts(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def encodable_time(value: dt.datetime) -> dt.datetime | str:
+    """``_ts(value)``, or the datetime itself where msgspec encodes it to those very characters.
+
+    For the hot paths that encode straight to JSON bytes: msgspec writes a UTC datetime as
+    ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in C, except that it drops a zero fraction (and years below
+    1000 differ from strftime's), so those few values are formatted the slow way.
+    """
+    if value.tzinfo is dt.UTC and value.microsecond and value.year >= 1000:
+        return value
+    return _ts(value)
+
+
 def schema_url(public_base_url: str, schema_id: str) -> str:
     """``{public}/schemas/<base64url(schema_id) without padding>``."""
-    encoded = base64.urlsafe_b64encode(schema_id.encode()).decode().rstrip("=")
-    return f"{public_base_url.rstrip('/')}/schemas/{encoded}"
+    key = (public_base_url, schema_id)
+    url = _SCHEMA_URLS.get(key)
+    if url is None:
+        encoded = base64.urlsafe_b64encode(schema_id.encode()).decode().rstrip("=")
+        url = f"{public_base_url.rstrip('/')}/schemas/{encoded}"
+        if len(_SCHEMA_URLS) < 1024:  # a handful of schemas and base URLs in practice
+            _SCHEMA_URLS[key] = url
+    return url
 
 
-def _common(identity: Identity, public_base_url: str) -> dict[str, Any]:
+_SCHEMA_URLS: dict[tuple[str, str], str] = {}
+
+
+def _verifiable_dict(a: VerifiableAddress, ts: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": str(a.id), "value": a.value, "verified": a.verified, "via": a.via, "status": a.status}
+    if a.verified_at is not None:
+        out["verified_at"] = ts(a.verified_at)
+    out["created_at"] = ts(a.created_at)
+    out["updated_at"] = ts(a.updated_at)
+    return out
+
+
+def _recovery_dict(a: RecoveryAddress, ts: Any) -> dict[str, Any]:
+    return {"id": str(a.id), "value": a.value, "via": a.via, "created_at": ts(a.created_at), "updated_at": ts(a.updated_at)}
+
+
+def _common(identity: Identity, public_base_url: str, ts: Any = _ts) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": str(identity.id),
         "schema_id": identity.schema_id,
@@ -141,22 +176,26 @@ def _common(identity: Identity, public_base_url: str) -> dict[str, Any]:
         "state": identity.state,
     }
     if identity.state_changed_at is not None:
-        out["state_changed_at"] = _ts(identity.state_changed_at)
+        out["state_changed_at"] = ts(identity.state_changed_at)
     out["traits"] = identity.traits
     if identity.verifiable_addresses:
-        out["verifiable_addresses"] = [a.to_dict() for a in identity.verifiable_addresses]
+        out["verifiable_addresses"] = [_verifiable_dict(a, ts) for a in identity.verifiable_addresses]
     if identity.recovery_addresses:
-        out["recovery_addresses"] = [a.to_dict() for a in identity.recovery_addresses]
+        out["recovery_addresses"] = [_recovery_dict(a, ts) for a in identity.recovery_addresses]
     out["metadata_public"] = identity.metadata_public
     return out
 
 
-def identity_public_dict(identity: Identity, public_base_url: str) -> dict[str, Any]:
-    """The representation users see (whoami, settings, hooks): no credentials, no admin metadata."""
-    out = _common(identity, public_base_url)
+def identity_public_dict(identity: Identity, public_base_url: str, *, ts: Any = _ts) -> dict[str, Any]:
+    """The representation users see (whoami, settings, hooks): no credentials, no admin metadata.
+
+    ``ts`` formats timestamps; :func:`encodable_time` gives a dict only for msgspec to encode
+    (same bytes, faster), the default gives strings.
+    """
+    out = _common(identity, public_base_url, ts)
     out["organization_id"] = str(identity.organization_id) if identity.organization_id else None
-    out["created_at"] = _ts(identity.created_at)
-    out["updated_at"] = _ts(identity.updated_at)
+    out["created_at"] = ts(identity.created_at)
+    out["updated_at"] = ts(identity.updated_at)
     return out
 
 

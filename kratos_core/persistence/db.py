@@ -15,6 +15,7 @@ asyncpg pool (asyncpg prepares and caches statements per connection).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import datetime as dt
 import re
@@ -34,6 +35,11 @@ __all__ = [
     "open_database",
     "parse_dsn",
     "DsnInfo",
+    "SESSION_CHANGES_CHANNEL",
+    "Batch",
+    "announce",
+    "announced",
+    "on_local_announcement",
 ]
 
 _json_encode = msgspec.json.encode
@@ -267,6 +273,11 @@ class SqliteDatabase(_SqliteConn):
             async with self._lock:
                 pass
 
+    def batch(self) -> contextlib.AbstractAsyncContextManager[Connection]:
+        """Writes that must happen together: a transaction here (PostgreSQL sends them as one
+        statement)."""
+        return self.transaction()
+
     async def ping(self) -> None:
         self._conn.execute("SELECT 1").fetchone()
 
@@ -280,47 +291,204 @@ class SqliteDatabase(_SqliteConn):
 # PostgreSQL
 
 
+# --------------------------------------------------------------------------------------------
+# Change announcements (for the session cache, kratos_core.session.store.SessionCache)
+#
+# A process may keep sessions in memory only if every change to a session or its identity reaches
+# it at once. On PostgreSQL, writers announce changes with NOTIFY on one channel (inside their
+# transaction, so the announcement is delivered when the change commits) and every process that
+# caches LISTENs. Payloads: ``s:<session id>``, ``d:<token digest>``, ``i:<identity id>`` or
+# ``*`` (everything). The session and identity stores announce precisely what they change; any
+# other statement that writes one of the tables a cached session is built from is announced as
+# ``*`` by this module, so code written without the cache in mind cannot leave it stale.
+
+#: The NOTIFY channel of session/identity changes.
+SESSION_CHANGES_CHANNEL = "kratos_session_changes"
+
+_NOTIFY = "SELECT pg_notify($1, $2)"
+_CACHED_TABLES = re.compile(
+    r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(?:sessions|session_devices|identities|identity_credentials|"
+    r"identity_credential_identifiers|identity_verifiable_addresses|identity_recovery_addresses)\b",
+    re.IGNORECASE,
+)
+_announced: set[str] = set()
+_flush_after: dict[str, bool] = {}
+_local_listeners: list[Any] = []
+
+
+def announced(sql: str) -> str:
+    """Mark a statement whose callers announce its changes themselves (or whose changes need no
+    announcement: inserting a new session or identity changes nothing anyone has cached)."""
+    _announced.add(sql)
+    _flush_after.pop(sql, None)
+    return sql
+
+
+def on_local_announcement(listener: Any) -> None:
+    """Call ``listener(payload)`` for every announcement made in this process, right away (the
+    process's own cache must not wait for its notification to come back from the server)."""
+    _local_listeners.append(listener)
+
+
+def _needs_flush(sql: str) -> bool:
+    flush = _flush_after.get(sql)
+    if flush is None:
+        flush = sql not in _announced and _CACHED_TABLES.search(sql) is not None
+        if len(_flush_after) < 4096:
+            _flush_after[sql] = flush
+    return flush
+
+
+def _tell_local(payload: str) -> None:
+    for listener in _local_listeners:
+        listener(payload)
+
+
+async def announce(conn: Connection, payload: str) -> None:
+    """Announce a change to sessions/identities (delivered at commit when ``conn`` is a
+    transaction). No-op on SQLite, where nothing is cached."""
+    if conn.dialect != "postgres":
+        return
+    if isinstance(conn, Batch):
+        conn.announcements.append(payload)  # sent right after the batch's statement
+        return
+    await conn.fetchval(_NOTIFY, SESSION_CHANGES_CHANNEL, payload)
+    _tell_local(payload)
+
+
+async def _flush_announcement(raw_conn: Any) -> None:
+    await raw_conn.fetchval(_NOTIFY, SESSION_CHANGES_CHANNEL, "*")
+    _tell_local("*")
+
+
+class Batch:
+    """Blind writes collected and sent to PostgreSQL as ONE statement (each write a
+    data-modifying CTE): atomic without BEGIN/COMMIT, and one round trip instead of one per write
+    plus two. Foreign keys are checked at the end of the statement, so parents and children may
+    be written together. Only plain INSERT/UPDATE/DELETE statements (no WITH of their own) whose
+    result nobody reads: :meth:`execute` answers 0; reads raise ``TypeError``.
+
+    Use :meth:`PostgresDatabase.batch` (a transaction on SQLite).
+    """
+
+    dialect = "postgres"
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[str, Sequence[Any]]] = []
+        self.announcements: list[str] = []
+
+    def add(self, sql: str, args: Sequence[Any]) -> None:
+        self.parts.append((sql, args))
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        self.add(sql, args)
+        return 0
+
+    async def executemany(self, sql: str, args: Sequence[Sequence[Any]]) -> None:
+        for item in args:
+            self.add(sql, item)
+
+    async def _refuse(self, sql: str, *args: Any) -> Any:
+        raise TypeError("a write batch cannot answer reads; run them before or after it")
+
+    fetch = fetchrow = fetchval = _refuse
+
+    def compose(self) -> tuple[str, list[Any]]:
+        """The one statement and its arguments (placeholders renumbered part by part)."""
+        ctes: list[str] = []
+        args: list[Any] = []
+        for i, (sql, part_args) in enumerate(self.parts):
+            offset = len(args)
+            renumbered = _PLACEHOLDER.sub(lambda m, o=offset: f"${int(m.group(1)) + o}", sql) if offset else sql
+            ctes.append(f"b{i} AS ({renumbered})")
+            args.extend(part_args)
+        return "WITH " + ", ".join(ctes) + " SELECT 1", args
+
+    async def send(self, conn: Connection) -> None:
+        """Run the batch on ``conn`` (the database, or a transaction)."""
+        if len(self.parts) == 1:
+            sql, args = self.parts[0]
+            await conn.execute(sql, *args)
+        elif self.parts:
+            sql, args = self.compose()
+            if not any(_needs_flush(part) for part, _ in self.parts):
+                announced(sql)  # its writes are announced by their callers, like each part's
+            await conn.fetchval(sql, *args)
+        self.parts = []
+        announcements, self.announcements = self.announcements, []
+        for payload in dict.fromkeys(announcements):
+            await announce(conn, payload)
+
+
 class _PgConn:
     dialect = "postgres"
 
     def __init__(self, conn: Any) -> None:
         self._conn = conn
 
+    # Plain try/except rather than a context manager: these run several times per request and
+    # a generator-based context manager costs more than the statement's Python side.
+
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
-        with _pg_errors():
-            return [dict(r) for r in await self._conn.fetch(sql, *args)]
+        try:
+            rows = await self._conn.fetch(sql, *args)
+        except Exception as exc:
+            _raise_ours(exc)
+            raise
+        if _needs_flush(sql):  # a write with RETURNING
+            await _flush_announcement(self._conn)
+        return [dict(r) for r in rows]
 
     async def fetchrow(self, sql: str, *args: Any) -> dict[str, Any] | None:
-        with _pg_errors():
+        try:
             row = await self._conn.fetchrow(sql, *args)
+        except Exception as exc:
+            _raise_ours(exc)
+            raise
+        if _needs_flush(sql):
+            await _flush_announcement(self._conn)
         return dict(row) if row is not None else None
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
-        with _pg_errors():
-            return await self._conn.fetchval(sql, *args)
+        try:
+            value = await self._conn.fetchval(sql, *args)
+        except Exception as exc:
+            _raise_ours(exc)
+            raise
+        if _needs_flush(sql):
+            await _flush_announcement(self._conn)
+        return value
 
     async def execute(self, sql: str, *args: Any) -> int:
-        with _pg_errors():
+        try:
             status = await self._conn.execute(sql, *args)
+        except Exception as exc:
+            _raise_ours(exc)
+            raise
+        if _needs_flush(sql):
+            await _flush_announcement(self._conn)
         try:
             return int(status.rsplit(" ", 1)[-1])
         except ValueError:
             return 0
 
     async def executemany(self, sql: str, args: Sequence[Sequence[Any]]) -> None:
-        with _pg_errors():
+        try:
             await self._conn.executemany(sql, args)
+        except Exception as exc:
+            _raise_ours(exc)
+            raise
+        if _needs_flush(sql):
+            await _flush_announcement(self._conn)
 
 
-@contextlib.contextmanager
-def _pg_errors() -> Any:
+def _raise_ours(exc: Exception) -> None:
+    """Raise our exception for a driver error that has one; return for any other."""
     import asyncpg
 
-    try:
-        yield
-    except asyncpg.UniqueViolationError as exc:
+    if isinstance(exc, asyncpg.UniqueViolationError):
         raise UniqueViolation(f"{exc.constraint_name}: {exc.detail or exc}") from exc
-    except (OSError, asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.CannotConnectNowError) as exc:
+    if isinstance(exc, (OSError, asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.CannotConnectNowError)):
         raise DatabaseUnavailable(str(exc)) from exc
 
 
@@ -334,37 +502,310 @@ async def _init_pg_connection(conn: Any) -> None:
         )
 
 
-class PostgresDatabase(_PgConn):
-    """PostgreSQL through an asyncpg pool."""
+#: Session settings of every pooled connection. Our statements are key lookups whose best plan
+#: does not depend on the parameter values, so the generic plan of a prepared statement is as
+#: good as a custom one, and forcing it saves re-planning on every execution (the whoami
+#: statement's planning took longer than its execution; measured in bench/README.md).
+_PG_SESSION_SETTINGS = {"plan_cache_mode": "force_generic_plan"}
+
+#: Seconds a statement may run before the driver gives up on it.
+_COMMAND_TIMEOUT = 30
+
+
+class _LeanPool:
+    """A minimal connection pool for asyncpg connections, for the hot paths.
+
+    asyncpg's own pool costs ~75 us of CPU per acquire/release on this class of machine (a task
+    per release for ``shield``, timers for idle connections) and by default sends a reset query
+    (``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``) after *every* use,
+    a second round trip per statement. Here a connection is taken from a LIFO stack (the most
+    recently used one, whose prepared statements are warm) and put back, nothing more: our
+    statements never take advisory locks, LISTEN or SET anything on a pooled connection.
+
+    A connection that saw anything but a clean finish or a server-side SQL error (cancellation,
+    I/O error, timeout, a transaction left open) is terminated rather than reused; its slot is
+    handed to the next waiter, who opens a fresh connection.
+    """
+
+    def __init__(self, target: str, max_size: int) -> None:
+        self._target = target
+        self._max = max_size
+        self._size = 0  # connections open or being opened
+        self._idle: list[Any] = []
+        self._waiters: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self._closed = False
+
+    async def _connect(self) -> Any:
+        import asyncpg
+
+        conn = await asyncpg.connect(
+            self._target,
+            command_timeout=_COMMAND_TIMEOUT,
+            server_settings=_PG_SESSION_SETTINGS,
+        )
+        try:
+            await _init_pg_connection(conn)
+        except BaseException:
+            conn.terminate()
+            raise
+        return conn
+
+    async def start(self) -> None:
+        self._size += 1
+        try:
+            self._idle.append(await self._connect())
+        except BaseException:
+            self._size -= 1
+            raise
+
+    async def acquire(self) -> Any:
+        if self._closed:
+            raise DatabaseUnavailable("the database connection pool is closed")
+        idle = self._idle
+        while idle:
+            conn = idle.pop()
+            if not conn.is_closed():
+                return conn
+            self._size -= 1
+        if self._size < self._max:
+            return await self._open_slot()
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            conn = await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                # Handed a connection (or a slot) just as we were cancelled: pass it on.
+                granted = waiter.result()
+                if granted is None:
+                    self._size -= 1
+                    self._wake_for_slot()
+                else:
+                    self.release(granted)
+            raise
+        if conn is None:  # a slot was freed: open our own connection in it
+            self._size -= 1
+            return await self._open_slot()
+        return conn
+
+    async def _open_slot(self) -> Any:
+        self._size += 1
+        try:
+            return await self._connect()
+        except BaseException:
+            self._size -= 1
+            self._wake_for_slot()
+            raise
+
+    def release(self, conn: Any) -> None:
+        """Put back a connection that finished cleanly."""
+        if self._closed or conn.is_closed() or conn.is_in_transaction():
+            self.discard(conn)
+            return
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return
+        self._idle.append(conn)
+
+    def discard(self, conn: Any) -> None:
+        """Drop a connection whose state is unknown (after cancellation, I/O errors...)."""
+        conn.terminate()
+        self._size -= 1
+        self._wake_for_slot()
+
+    def _wake_for_slot(self) -> None:
+        waiters = self._waiters
+        while waiters and self._size < self._max:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                self._size += 1  # reserved for the waiter, which opens the connection
+                waiter.set_result(None)
+                return
+
+    async def close(self) -> None:
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_exception(DatabaseUnavailable("the database connection pool is closed"))
+        self._waiters.clear()
+        for conn in idle:
+            self._size -= 1
+            try:
+                await conn.close(timeout=5)
+            except Exception:  # noqa: BLE001 - closing anyway
+                conn.terminate()
+
+
+def _reusable_after(exc: BaseException) -> bool:
+    """Whether a connection whose statement raised ``exc`` is in a known, idle state."""
+    import asyncpg
+
+    # A server-side SQL error (constraint, syntax...) leaves the connection idle and usable;
+    # anything else (cancellation, timeout, I/O, protocol state) may leave a query in flight.
+    return isinstance(exc, asyncpg.PostgresError) and not isinstance(exc, asyncpg.InterfaceError)
+
+
+class PostgresDatabase:
+    """PostgreSQL through a lean pool of asyncpg connections (see :class:`_LeanPool`).
+
+    A statement outside a transaction borrows a connection for just that statement.
+    """
+
+    dialect = "postgres"
 
     def __init__(self, info: DsnInfo) -> None:
-        super().__init__(None)
         self._info = info
         self.url = info.redacted
+        self._pool: _LeanPool | None = None
+        self._listeners: list[asyncio.Task[None]] = []
 
     async def connect(self, pool_size: int) -> None:
         import asyncpg
 
+        pool = _LeanPool(self._info.target, pool_size)
         try:
-            self._conn = await asyncpg.create_pool(
-                self._info.target,
-                min_size=1,
-                max_size=pool_size,
-                init=_init_pg_connection,
-                command_timeout=30,
-            )
+            await pool.start()
         except (OSError, asyncpg.PostgresError) as exc:
             raise DatabaseUnavailable(f"cannot connect to {self._info.redacted}: {exc}") from exc
+        self._pool = pool
+
+    async def _run(self, method: str, sql: str, args: Sequence[Any]) -> Any:
+        pool = self._pool
+        if pool is None:
+            raise DatabaseUnavailable("the database is not connected")
+        try:
+            conn = await pool.acquire()
+        except Exception as exc:
+            _raise_ours(exc)
+            raise
+        try:
+            result = await getattr(conn, method)(sql, *args)
+            if _needs_flush(sql):
+                await _flush_announcement(conn)
+        except BaseException as exc:
+            if _reusable_after(exc):
+                pool.release(conn)
+            else:
+                pool.discard(conn)
+            if isinstance(exc, Exception):
+                _raise_ours(exc)
+            raise
+        pool.release(conn)
+        return result
+
+    async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        return [dict(r) for r in await self._run("fetch", sql, args)]
+
+    async def fetchrow(self, sql: str, *args: Any) -> dict[str, Any] | None:
+        row = await self._run("fetchrow", sql, args)
+        return dict(row) if row is not None else None
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        return await self._run("fetchval", sql, args)
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        status = await self._run("execute", sql, args)
+        try:
+            return int(status.rsplit(" ", 1)[-1])
+        except ValueError:
+            return 0
+
+    async def executemany(self, sql: str, args: Sequence[Sequence[Any]]) -> None:
+        await self._run("executemany", sql, (args,))
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        async with self._conn.acquire() as conn:
+        pool = self._pool
+        if pool is None:
+            raise DatabaseUnavailable("the database is not connected")
+        try:
+            conn = await pool.acquire()
+        except Exception as exc:
+            _raise_ours(exc)
+            raise
+        try:
             async with conn.transaction():
                 yield _PgConn(conn)
+        except BaseException as exc:
+            # Our own errors raised inside the block (a duplicate, a validation error) arrive
+            # after the rollback went through; a cancelled or failed statement may not have.
+            if isinstance(exc, Exception) and not isinstance(exc, (OSError, asyncio.TimeoutError)) and (
+                _reusable_after(exc) or not _is_driver_error(exc)
+            ):
+                pool.release(conn)  # discarded there if a transaction is still open
+            else:
+                pool.discard(conn)
+            raise
+        pool.release(conn)
+
+    @contextlib.asynccontextmanager
+    async def batch(self) -> AsyncIterator[Connection]:
+        """Blind writes that must happen together, sent as one statement at the end of the block
+        (nothing is sent when the block raises). See :class:`Batch`."""
+        batch = Batch()
+        yield batch  # type: ignore[misc]
+        await batch.send(self)
 
     async def ping(self) -> None:
         await self.fetchval("SELECT 1")
 
+    def listen(self, channel: str, on_message: Any, on_state: Any, *, heartbeat: float = 5.0) -> None:
+        """LISTEN on ``channel`` on a dedicated connection, for as long as the database is open.
+
+        ``on_message(payload)`` is called for every notification; ``on_state(True)`` once the
+        connection listens (again), ``on_state(False)`` as soon as it is lost or stops answering
+        the heartbeat (a ``SELECT 1`` every ``heartbeat`` seconds), after which it reconnects
+        with back-off. While the state is False notifications may be missed.
+        """
+        task = asyncio.get_running_loop().create_task(self._listen_forever(channel, on_message, on_state, heartbeat))
+        self._listeners.append(task)
+
+    async def _listen_forever(self, channel: str, on_message: Any, on_state: Any, heartbeat: float) -> None:
+        import asyncpg
+
+        delay = 0.1
+        while True:
+            conn = None
+            lost = asyncio.get_running_loop().create_future()
+            try:
+                conn = await asyncpg.connect(self._info.target, command_timeout=heartbeat)
+                conn.add_termination_listener(lambda _c: lost.done() or lost.set_result(None))
+                await conn.add_listener(channel, lambda _c, _pid, _ch, payload: on_message(payload))
+                on_state(True)
+                delay = 0.1
+                while not lost.done():
+                    await asyncio.wait([lost], timeout=heartbeat)
+                    if not lost.done():
+                        await conn.fetchval("SELECT 1", timeout=heartbeat)
+            except asyncio.CancelledError:
+                on_state(False)
+                if conn is not None:
+                    conn.terminate()
+                raise
+            except Exception:  # noqa: BLE001 - any failure: stop trusting, reconnect
+                pass
+            on_state(False)
+            if conn is not None:
+                conn.terminate()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
     async def close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
+        for task in self._listeners:
+            task.cancel()
+        for task in self._listeners:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._listeners.clear()
+        if self._pool is not None:
+            await self._pool.close()
+
+
+def _is_driver_error(exc: BaseException) -> bool:
+    import asyncpg
+
+    return isinstance(exc, (asyncpg.InterfaceError, asyncpg.PostgresError)) or type(exc).__module__.startswith("asyncpg")

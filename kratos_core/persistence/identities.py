@@ -11,8 +11,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
 from ..identity.model import Credential, Identity, RecoveryAddress, VerifiableAddress, utcnow
-from .db import Connection
+from .db import Batch, Connection, announce, announced
 
 __all__ = [
     "insert_identity",
@@ -22,6 +24,7 @@ __all__ = [
     "update_identity",
     "delete_identity",
     "find_identity_id_by_identifier",
+    "find_identity_by_identifier",
     "find_identity_id_by_external_id",
     "count_identities",
 ]
@@ -36,14 +39,236 @@ def _placeholders(start: int, count: int) -> str:
     return ", ".join(f"${i}" for i in range(start, start + count))
 
 
+# -- one-statement loading ----------------------------------------------------------------------
+#
+# An identity with its addresses and credentials in ONE statement: the identity's columns plus
+# its children aggregated as JSON in correlated subqueries (the session store's whoami statement
+# uses the same fragments). JSON aggregation is spelled per dialect; SQLite's aggregation order
+# is not guaranteed, so rows are sorted in Python as the multi-statement path orders them.
+
+#: Subqueries over the identity ``i``, per dialect: verifiable, recovery, credentials.
+IDENTITY_JSON = {
+    "sqlite": {
+        "verifiable": (
+            "(SELECT json_group_array(json_object('id', a.id, 'value', a.value, 'via', a.via, "
+            "'verified', a.verified, 'status', a.status, 'verified_at', a.verified_at, "
+            "'created_at', a.created_at, 'updated_at', a.updated_at)) "
+            "FROM identity_verifiable_addresses a WHERE a.identity_id = i.id) AS i_verifiable"
+        ),
+        "recovery": (
+            "(SELECT json_group_array(json_object('id', a.id, 'value', a.value, 'via', a.via, "
+            "'created_at', a.created_at, 'updated_at', a.updated_at)) "
+            "FROM identity_recovery_addresses a WHERE a.identity_id = i.id) AS i_recovery"
+        ),
+        "credentials": (
+            "(SELECT json_group_array(json_object('id', c.id, 'type', c.type, 'config', json(c.config), "
+            "'version', c.version, 'created_at', c.created_at, 'updated_at', c.updated_at, "
+            "'identifiers', json((SELECT json_group_array(ci.identifier) FROM "
+            "(SELECT ci.identifier FROM identity_credential_identifiers ci WHERE ci.credential_id = c.id "
+            "ORDER BY ci.created_at, ci.identifier) ci)))) "
+            "FROM identity_credentials c WHERE c.identity_id = i.id) AS i_credentials"
+        ),
+    },
+    # json_agg of no rows is NULL, hence the COALESCE; sent back as text so that both dialects
+    # decode the same way (straight into msgspec Structs).
+    "postgres": {
+        "verifiable": (
+            "(SELECT COALESCE(json_agg(json_build_object('id', a.id, 'value', a.value, 'via', a.via, "
+            "'verified', a.verified, 'status', a.status, 'verified_at', a.verified_at, "
+            "'created_at', a.created_at, 'updated_at', a.updated_at) ORDER BY a.created_at, a.value), '[]'::json)::text "
+            "FROM identity_verifiable_addresses a WHERE a.identity_id = i.id) AS i_verifiable"
+        ),
+        "recovery": (
+            "(SELECT COALESCE(json_agg(json_build_object('id', a.id, 'value', a.value, 'via', a.via, "
+            "'created_at', a.created_at, 'updated_at', a.updated_at) ORDER BY a.created_at, a.value), '[]'::json)::text "
+            "FROM identity_recovery_addresses a WHERE a.identity_id = i.id) AS i_recovery"
+        ),
+        "credentials": (
+            "(SELECT COALESCE(json_agg(json_build_object('id', c.id, 'type', c.type, 'config', c.config, "
+            "'version', c.version, 'created_at', c.created_at, 'updated_at', c.updated_at, "
+            "'identifiers', COALESCE((SELECT json_agg(ci.identifier ORDER BY ci.created_at, ci.identifier) "
+            "FROM identity_credential_identifiers ci WHERE ci.credential_id = c.id), '[]'::json))), '[]'::json)::text "
+            "FROM identity_credentials c WHERE c.identity_id = i.id) AS i_credentials"
+        ),
+    },
+}
+
+_verifiable = msgspec.json.Decoder(list[VerifiableAddress], strict=False)
+_recovery = msgspec.json.Decoder(list[RecoveryAddress], strict=False)
+_credentials = msgspec.json.Decoder(list[Credential], strict=False)
+
+
+def _address_order(a: VerifiableAddress | RecoveryAddress) -> tuple[Any, str]:
+    return a.created_at, a.value
+
+
+def verifiable_from_json(raw: Any) -> list[VerifiableAddress]:
+    """Decode an ``i_verifiable`` column, in (created_at, value) order."""
+    out = _verifiable.decode(raw)
+    if len(out) > 1:
+        out.sort(key=_address_order)
+    return out
+
+
+def recovery_from_json(raw: Any) -> list[RecoveryAddress]:
+    """Decode an ``i_recovery`` column, in (created_at, value) order."""
+    out = _recovery.decode(raw)
+    if len(out) > 1:
+        out.sort(key=_address_order)
+    return out
+
+
+def credentials_from_json(raw: Any) -> dict[str, Credential]:
+    """Decode an ``i_credentials`` column into credentials by type."""
+    return {c.type: c for c in _credentials.decode(raw)}
+
+
+def _by_id_statement(dialect: str) -> str:
+    json = IDENTITY_JSON[dialect]
+    return (
+        f"SELECT {_IDENTITY_COLUMNS}, {json['verifiable']}, {json['recovery']}, {json['credentials']} "
+        "FROM identities i WHERE i.id = $1"
+    )
+
+
+_BY_ID = {dialect: _by_id_statement(dialect) for dialect in IDENTITY_JSON}
+_ROW_COLUMNS = tuple(c.strip() for c in _IDENTITY_COLUMNS.split(","))
+
+
+def _identity_from_row(row: dict[str, Any]) -> Identity:
+    identity = Identity(**{c: row[c] for c in _ROW_COLUMNS})
+    identity.verifiable_addresses = verifiable_from_json(row["i_verifiable"])
+    identity.recovery_addresses = recovery_from_json(row["i_recovery"])
+    identity.credentials = credentials_from_json(row["i_credentials"])
+    return identity
+
+
+# PostgreSQL: the identity and all its children in ONE statement (a write batch: each INSERT a
+# data-modifying CTE, children as parallel arrays) instead of one round trip per row; inside a
+# registration's batch, identity, session and flow update are all one statement.
+_INSERT_CREDENTIALS_PG = announced(
+    "INSERT INTO identity_credentials (id, identity_id, type, config, version, created_at, updated_at) "
+    "SELECT c.id, $1, c.type, c.config::jsonb, c.version, c.created_at, c.updated_at FROM "
+    "unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::timestamptz[]) "
+    "AS c(id, type, config, version, created_at, updated_at)"
+)
+_INSERT_IDENTIFIERS_PG = announced(
+    "INSERT INTO identity_credential_identifiers (id, credential_id, identity_id, type, identifier, created_at, updated_at) "
+    "SELECT x.id, x.credential_id, $1, x.type, x.identifier, x.created_at, x.updated_at FROM "
+    "unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[]) "
+    "AS x(id, credential_id, type, identifier, created_at, updated_at)"
+)
+_INSERT_VERIFIABLE_PG = announced(
+    "INSERT INTO identity_verifiable_addresses (id, identity_id, via, value, verified, verified_at, status, created_at, updated_at) "
+    "SELECT a.id, $1, a.via, a.value, a.verified, a.verified_at, a.status, a.created_at, a.updated_at FROM "
+    "unnest($2::uuid[], $3::text[], $4::text[], $5::bool[], $6::timestamptz[], $7::text[], $8::timestamptz[], $9::timestamptz[]) "
+    "AS a(id, via, value, verified, verified_at, status, created_at, updated_at)"
+)
+_INSERT_RECOVERY_PG = announced(
+    "INSERT INTO identity_recovery_addresses (id, identity_id, via, value, created_at, updated_at) "
+    "SELECT r.id, $1, r.via, r.value, r.created_at, r.updated_at FROM "
+    "unnest($2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[]) AS r(id, via, value, created_at, updated_at)"
+)
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows to parallel column lists (``width`` of them, empty when there are no rows)."""
+    return [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
+def _add_identity_writes(batch: Batch, identity: Identity) -> None:
+    creds: list[tuple[Any, ...]] = []
+    idents: list[tuple[Any, ...]] = []
+    for cred in identity.credentials.values():
+        config = _json_text(cred.config).decode()  # jsonb travels as text, cast in SQL
+        creds.append((cred.id, cred.type, config, cred.version, cred.created_at, cred.updated_at))
+        for ident in dict.fromkeys(cred.identifiers):
+            idents.append((uuid.uuid4(), cred.id, cred.type, ident, cred.created_at, cred.updated_at))
+    verifiable = [
+        (va.id, va.via, va.value, va.verified, va.verified_at, va.status, va.created_at, va.updated_at)
+        for va in identity.verifiable_addresses
+    ]
+    recovery = [(ra.id, ra.via, ra.value, ra.created_at, ra.updated_at) for ra in identity.recovery_addresses]
+    batch.add(_INSERT_IDENTITY, _identity_values(identity))
+    for sql, rows, width in (
+        (_INSERT_CREDENTIALS_PG, creds, 6),
+        (_INSERT_IDENTIFIERS_PG, idents, 6),
+        (_INSERT_VERIFIABLE_PG, verifiable, 8),
+        (_INSERT_RECOVERY_PG, recovery, 5),
+    ):
+        if rows:
+            batch.add(sql, (identity.id, *_columns(rows, width)))
+
+
+_json_text = msgspec.json.Encoder().encode
+
+
+def _identity_values(identity: Identity) -> tuple[Any, ...]:
+    return (
+        identity.id,
+        identity.schema_id,
+        identity.state,
+        identity.state_changed_at,
+        identity.traits,
+        identity.metadata_public,
+        identity.metadata_admin,
+        identity.external_id or None,
+        identity.organization_id,
+        identity.available_aal,
+        identity.created_at,
+        identity.updated_at,
+    )
+
+
+# Writes. Inserting a new identity changes nothing a session cache holds; updates and deletes
+# announce the identity (see kratos_core.persistence.db.announce).
+_INSERT_IDENTITY = announced(f"INSERT INTO identities ({_IDENTITY_COLUMNS}) VALUES ({_placeholders(1, 12)})")
+_INSERT_CREDENTIAL = announced(
+    "INSERT INTO identity_credentials (id, identity_id, type, config, version, created_at, updated_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7)"
+)
+_INSERT_IDENTIFIER = announced(
+    "INSERT INTO identity_credential_identifiers "
+    "(id, credential_id, identity_id, type, identifier, created_at, updated_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7)"
+)
+_INSERT_VERIFIABLE = announced(
+    "INSERT INTO identity_verifiable_addresses "
+    "(id, identity_id, via, value, verified, verified_at, status, created_at, updated_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+)
+_INSERT_RECOVERY = announced(
+    "INSERT INTO identity_recovery_addresses (id, identity_id, via, value, created_at, updated_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6)"
+)
+_UPDATE_IDENTITY = announced(
+    "UPDATE identities SET schema_id = $2, state = $3, state_changed_at = $4, traits = $5, "
+    "metadata_public = $6, metadata_admin = $7, external_id = $8, organization_id = $9, "
+    "available_aal = $10, updated_at = $11 WHERE id = $1"
+)
+_DELETE_CHILDREN = tuple(
+    announced(f"DELETE FROM {table} WHERE identity_id = $1")
+    for table in ("identity_credentials", "identity_verifiable_addresses", "identity_recovery_addresses")
+)
+_DELETE_IDENTITY = announced("DELETE FROM identities WHERE id = $1")
+
+
 async def insert_identity(conn: Connection, identity: Identity) -> None:
-    """Insert a new identity and everything it holds.
+    """Insert a new identity and everything it holds (one statement on PostgreSQL).
 
     Raises:
         UniqueViolation: an identifier, address or external id is taken.
     """
+    if conn.dialect == "postgres":
+        if isinstance(conn, Batch):
+            _add_identity_writes(conn, identity)
+        else:
+            batch = Batch()
+            _add_identity_writes(batch, identity)
+            await batch.send(conn)
+        return
     await conn.execute(
-        f"INSERT INTO identities ({_IDENTITY_COLUMNS}) VALUES ({_placeholders(1, 12)})",
+        _INSERT_IDENTITY,
         identity.id,
         identity.schema_id,
         identity.state,
@@ -63,8 +288,7 @@ async def insert_identity(conn: Connection, identity: Identity) -> None:
 async def _write_children(conn: Connection, identity: Identity) -> None:
     for cred in identity.credentials.values():
         await conn.execute(
-            "INSERT INTO identity_credentials (id, identity_id, type, config, version, created_at, updated_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            _INSERT_CREDENTIAL,
             cred.id,
             identity.id,
             cred.type,
@@ -75,9 +299,7 @@ async def _write_children(conn: Connection, identity: Identity) -> None:
         )
         for ident in dict.fromkeys(cred.identifiers):
             await conn.execute(
-                "INSERT INTO identity_credential_identifiers "
-                "(id, credential_id, identity_id, type, identifier, created_at, updated_at) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                _INSERT_IDENTIFIER,
                 uuid.uuid4(),
                 cred.id,
                 identity.id,
@@ -88,9 +310,7 @@ async def _write_children(conn: Connection, identity: Identity) -> None:
             )
     for va in identity.verifiable_addresses:
         await conn.execute(
-            "INSERT INTO identity_verifiable_addresses "
-            "(id, identity_id, via, value, verified, verified_at, status, created_at, updated_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            _INSERT_VERIFIABLE,
             va.id,
             identity.id,
             va.via,
@@ -103,8 +323,7 @@ async def _write_children(conn: Connection, identity: Identity) -> None:
         )
     for ra in identity.recovery_addresses:
         await conn.execute(
-            "INSERT INTO identity_recovery_addresses (id, identity_id, via, value, created_at, updated_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6)",
+            _INSERT_RECOVERY,
             ra.id,
             identity.id,
             ra.via,
@@ -123,9 +342,7 @@ async def update_identity(conn: Connection, identity: Identity) -> None:
     """
     identity.updated_at = utcnow()
     await conn.execute(
-        "UPDATE identities SET schema_id = $2, state = $3, state_changed_at = $4, traits = $5, "
-        "metadata_public = $6, metadata_admin = $7, external_id = $8, organization_id = $9, "
-        "available_aal = $10, updated_at = $11 WHERE id = $1",
+        _UPDATE_IDENTITY,
         identity.id,
         identity.schema_id,
         identity.state,
@@ -138,19 +355,23 @@ async def update_identity(conn: Connection, identity: Identity) -> None:
         identity.available_aal,
         identity.updated_at,
     )
-    for table in ("identity_credentials", "identity_verifiable_addresses", "identity_recovery_addresses"):
-        await conn.execute(f"DELETE FROM {table} WHERE identity_id = $1", identity.id)
+    for statement in _DELETE_CHILDREN:
+        await conn.execute(statement, identity.id)
     await _write_children(conn, identity)
+    await announce(conn, f"i:{identity.id}")  # cached sessions of this identity are stale
 
 
 async def delete_identity(conn: Connection, identity_id: uuid.UUID) -> bool:
     """Delete an identity (sessions, credentials and addresses go with it). False if unknown."""
-    return await conn.execute("DELETE FROM identities WHERE id = $1", identity_id) > 0
+    deleted = await conn.execute(_DELETE_IDENTITY, identity_id) > 0
+    await announce(conn, f"i:{identity_id}")
+    return deleted
 
 
 async def get_identity(conn: Connection, identity_id: uuid.UUID) -> Identity | None:
-    found = await get_identities(conn, [identity_id])
-    return found[0] if found else None
+    """One identity with addresses and credentials, in one statement (it runs on every login)."""
+    row = await conn.fetchrow(_BY_ID[conn.dialect], identity_id)
+    return _identity_from_row(row) if row is not None else None
 
 
 async def get_identities(conn: Connection, ids: Sequence[uuid.UUID], *, credentials: bool = True) -> list[Identity]:
@@ -203,6 +424,26 @@ async def find_identity_id_by_identifier(
             identifier,
         )
     return [r["identity_id"] for r in rows]
+
+
+def _by_identifier_statement(dialect: str) -> str:
+    json = IDENTITY_JSON[dialect]
+    return (
+        f"SELECT {', '.join('i.' + c for c in _ROW_COLUMNS)}, {json['verifiable']}, {json['recovery']}, {json['credentials']} "
+        "FROM identity_credential_identifiers f JOIN identities i ON i.id = f.identity_id "
+        "WHERE f.type = $1 AND f.identifier = $2 LIMIT 1"
+    )
+
+
+_BY_IDENTIFIER = {dialect: _by_identifier_statement(dialect) for dialect in IDENTITY_JSON}
+
+
+async def find_identity_by_identifier(conn: Connection, identifier: str, credential_type: str) -> Identity | None:
+    """The identity owning ``identifier`` for ``credential_type``, loaded like :func:`get_identity`,
+    in ONE statement (what :func:`find_identity_id_by_identifier` then :func:`get_identity` do in
+    two; (type, identifier) is unique)."""
+    row = await conn.fetchrow(_BY_IDENTIFIER[conn.dialect], credential_type, identifier)
+    return _identity_from_row(row) if row is not None else None
 
 
 async def find_identity_id_by_external_id(conn: Connection, external_id: str) -> uuid.UUID | None:

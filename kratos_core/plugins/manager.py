@@ -29,7 +29,7 @@ log = logging.getLogger("kratos.plugins")
 ENTRY_POINT_GROUP = "kratos"
 
 #: Built-in plugins: core features on the same hooks as external plugins (module paths).
-BUILTIN_PLUGINS: tuple[str, ...] = ("kratos_core.builtin.profile", "kratos_core.builtin.actions")
+BUILTIN_PLUGINS: tuple[str, ...] = ("kratos_core.builtin.profile", "kratos_core.builtin.actions", "kratos_core.courier.plugin")
 
 
 #: Packages that provide Kratos's flow actions and courier channels, for start-up hints.

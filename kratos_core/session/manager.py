@@ -15,14 +15,14 @@ import uuid
 from collections.abc import Collection
 from email.utils import format_datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import BadRequest, NotFound, Unauthorized
 from ..identity.model import Identity, utcnow
 from . import store
 from .aal import check_required_aal, method_aal, session_aal
 from .cookie import CookiePayload, SessionCookieCodec
-from .model import AuthenticationMethod, Device, Session
+from .model import AuthenticationMethod, Device, Session, session_json
 from .tokens import LOGOUT_TOKEN_PREFIX, TOKEN_RANDOM_LENGTH, looks_like_session_token, new_session_token, token_digest
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -123,6 +123,15 @@ def _bearer(request: Any) -> str | None:
 
 
 # -- the manager ----------------------------------------------------------------------------------
+
+
+class WhoamiAnswer(NamedTuple):
+    """What a whoami response needs besides its body, when the session was not decoded."""
+
+    identity_id: Any
+    expires_at: dt.datetime
+    token: str | None
+    cookie_expires_at: dt.datetime | None
 
 
 class SessionManager:
@@ -237,7 +246,11 @@ class SessionManager:
             token=token,
             logout_token=derive_logout_token(token),
         )
-        await self._write(conn, store.insert_session, session, token_digest(token), token_digest(session.logout_token))
+        digests = token_digest(token), token_digest(session.logout_token)
+        if conn is None and store.insert_is_atomic(self.app.db):
+            await store.insert_session(self.app.db, session, *digests)  # one statement: no transaction
+        else:
+            await self._write(conn, store.insert_session, session, *digests)
         return session, token
 
     async def step_up(
@@ -304,15 +317,98 @@ class SessionManager:
 
         One SQL statement at most; shapes that cannot be a token cost none.
         """
+        session, _ = await self._authenticate(request, None)
+        return session
+
+    async def _authenticate(self, request: Any, cache: store.SessionCache | None) -> tuple[Session | None, Any]:
+        """:meth:`authenticate`, through ``cache`` when given: (session, its cache entry or None)."""
+        token, cookie = self.presented(request)
+        if not looks_like_session_token(token):
+            return None, None
+        digest = token_digest(token)
+        entry = None
+        if cache is None:
+            session = await store.load_by_token_digest(self.app.db, digest)
+        else:
+            entry = cache.get(digest)
+            if entry is None:
+                generation = cache.generation
+                row = await store.load_row_by_token_digest(self.app.db, digest)
+                if row is None:
+                    return None, None
+                entry = cache.put(digest, row, generation)
+                session = store.session_from_row(row)
+            else:
+                session = store.session_from_row(entry.row)
+        if session is None or not session.is_active():
+            return None, None
+        session.token = token
+        session.cookie_expires_at = cookie.expires_at if cookie is not None else None
+        return session, entry
+
+    def _session_cache(self) -> store.SessionCache | None:
+        """The session cache when ``feature_flags.cacheable_sessions`` is on (PostgreSQL only);
+        started on first use, listening for change announcements on the app's database."""
+        db = self.app.db
+        current = self.__dict__.get("_cache")
+        if current is not None and current[0] is db:
+            return current[1]
+        flags = self.config.feature_flags
+        if not flags.cacheable_sessions or db.dialect != "postgres" or not hasattr(db, "listen"):
+            self._cache = (db, None)
+            return None
+        max_age = flags.cacheable_sessions_max_age
+        cache = store.SessionCache(max_age=max_age.total_seconds() if max_age else 60.0)
+        db.listen(store.SESSION_CHANGES_CHANNEL, cache.invalidate, cache.set_listening)
+        self._cache = (db, cache)
+        return cache
+
+    async def whoami_json(self, request: Any) -> tuple[Session | WhoamiAnswer, bytes]:
+        """``GET /sessions/whoami``: :meth:`whoami` and the session's JSON (``session_dict``,
+        public, encoded), served from the session cache when it is enabled.
+
+        Returns the facts the response needs beyond the body (a :class:`Session` does too).
+
+        Raises:
+            Unauthorized: no valid session (401 without error id).
+            Forbidden: ``session_aal2_required`` when the session's AAL is too low.
+        """
+        cache = self._session_cache()
+        if cache is not None:
+            answer = self._whoami_from_cache(request, cache)
+            if answer is not None:
+                return answer
+        session, entry = await self._authenticate(request, cache)
+        if session is None:
+            raise no_valid_session()
+        self.check_aal(session, self.config.session.whoami.required_aal)
+        if entry is None:
+            return session, session_json(session, self.app.public_base_url)
+        # Every 200 whoami shows an active session, so body and AAL verdict depend on the row alone.
+        entry.aal_ok = True
+        body = entry.body
+        if body is None:
+            body = entry.body = session_json(session, self.app.public_base_url)
+        return session, body
+
+    def _whoami_from_cache(self, request: Any, cache: store.SessionCache) -> tuple[WhoamiAnswer, bytes] | None:
+        """A cached whoami answer without decoding the session, or None (then the full path
+        decides: unknown entry, not rendered yet, inactive or expired, AAL not yet checked)."""
         token, cookie = self.presented(request)
         if not looks_like_session_token(token):
             return None
-        session = await store.load_by_token_digest(self.app.db, token_digest(token))
-        if session is None or not session.is_active():
+        entry = cache.get(token_digest(token))
+        if entry is None or entry.body is None or not entry.aal_ok:
             return None
-        session.token = token
-        session.cookie_expires_at = cookie.expires_at if cookie is not None else None
-        return session
+        if not entry.flag_active or entry.expires_at <= utcnow():
+            return None
+        answer = WhoamiAnswer(
+            identity_id=entry.identity_id,
+            expires_at=entry.expires_at,
+            token=token,
+            cookie_expires_at=cookie.expires_at if cookie is not None else None,
+        )
+        return answer, entry.body
 
     async def whoami(self, request: Any, *, required_aal: str | None = None) -> Session:
         """The request's session, checked against ``session.whoami.required_aal``.

@@ -13,13 +13,16 @@ built at import time; nothing is assembled per request.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
+import weakref
 from typing import Any
 
 import msgspec
 
-from ..identity.model import Credential, Identity, RecoveryAddress, VerifiableAddress, utcnow
-from ..persistence.db import Connection
+from ..identity.model import Identity, utcnow
+from ..persistence.db import SESSION_CHANGES_CHANNEL, Batch, Connection, announce, announced, on_local_announcement
+from ..persistence.identities import IDENTITY_JSON, credentials_from_json, recovery_from_json, verifiable_from_json
 from .model import AuthenticationMethod, Device, Session
 
 __all__ = [
@@ -28,9 +31,14 @@ __all__ = [
     "INACTIVE_ONLY",
     "Cursor",
     "insert_session",
+    "insert_is_atomic",
     "insert_device",
     "update_authentication",
     "load_by_token_digest",
+    "load_row_by_token_digest",
+    "session_from_row",
+    "SessionCache",
+    "SESSION_CHANGES_CHANNEL",
     "get_session",
     "list_sessions",
     "count_sessions",
@@ -67,55 +75,20 @@ _IDENTITY_COLUMNS = (
     "i.available_aal AS i_available_aal, i.created_at AS i_created_at, i.updated_at AS i_updated_at"
 )
 
-# SQLite: json_group_array/json_object; json() keeps stored JSON (and nested arrays) as JSON
-# rather than as quoted strings. Aggregation order is not guaranteed: rows are sorted in Python.
+# The identity's children come from the identity store's fragments; devices are the session's.
+# SQLite: json_group_array/json_object (aggregation order is not guaranteed: rows are sorted in
+# Python). PostgreSQL: json_agg/json_build_object, sent back as text so both dialects decode the
+# same way; json_agg of no rows is NULL, hence the COALESCE.
 _SQLITE_JSON = {
-    "verifiable": (
-        "(SELECT json_group_array(json_object('id', a.id, 'value', a.value, 'via', a.via, "
-        "'verified', a.verified, 'status', a.status, 'verified_at', a.verified_at, "
-        "'created_at', a.created_at, 'updated_at', a.updated_at)) "
-        "FROM identity_verifiable_addresses a WHERE a.identity_id = i.id) AS i_verifiable"
-    ),
-    "recovery": (
-        "(SELECT json_group_array(json_object('id', a.id, 'value', a.value, 'via', a.via, "
-        "'created_at', a.created_at, 'updated_at', a.updated_at)) "
-        "FROM identity_recovery_addresses a WHERE a.identity_id = i.id) AS i_recovery"
-    ),
-    "credentials": (
-        "(SELECT json_group_array(json_object('id', c.id, 'type', c.type, 'config', json(c.config), "
-        "'version', c.version, 'created_at', c.created_at, 'updated_at', c.updated_at, "
-        "'identifiers', json((SELECT json_group_array(ci.identifier) FROM identity_credential_identifiers ci "
-        "WHERE ci.credential_id = c.id)))) "
-        "FROM identity_credentials c WHERE c.identity_id = i.id) AS i_credentials"
-    ),
+    **IDENTITY_JSON["sqlite"],
     "devices": (
         "(SELECT json_group_array(json_object('id', d.id, 'ip_address', d.ip_address, "
         "'user_agent', d.user_agent, 'location', d.location, 'created_at', d.created_at)) "
         "FROM session_devices d WHERE d.session_id = s.id) AS devices"
     ),
 }
-
-# PostgreSQL: json_agg/json_build_object, sent back as text so both dialects decode the same way;
-# json_agg of no rows is NULL, hence the COALESCE.
 _POSTGRES_JSON = {
-    "verifiable": (
-        "(SELECT COALESCE(json_agg(json_build_object('id', a.id, 'value', a.value, 'via', a.via, "
-        "'verified', a.verified, 'status', a.status, 'verified_at', a.verified_at, "
-        "'created_at', a.created_at, 'updated_at', a.updated_at) ORDER BY a.created_at, a.value), '[]'::json)::text "
-        "FROM identity_verifiable_addresses a WHERE a.identity_id = i.id) AS i_verifiable"
-    ),
-    "recovery": (
-        "(SELECT COALESCE(json_agg(json_build_object('id', a.id, 'value', a.value, 'via', a.via, "
-        "'created_at', a.created_at, 'updated_at', a.updated_at) ORDER BY a.created_at, a.value), '[]'::json)::text "
-        "FROM identity_recovery_addresses a WHERE a.identity_id = i.id) AS i_recovery"
-    ),
-    "credentials": (
-        "(SELECT COALESCE(json_agg(json_build_object('id', c.id, 'type', c.type, 'config', c.config, "
-        "'version', c.version, 'created_at', c.created_at, 'updated_at', c.updated_at, "
-        "'identifiers', COALESCE((SELECT json_agg(ci.identifier ORDER BY ci.created_at, ci.identifier) "
-        "FROM identity_credential_identifiers ci WHERE ci.credential_id = c.id), '[]'::json))), '[]'::json)::text "
-        "FROM identity_credentials c WHERE c.identity_id = i.id) AS i_credentials"
-    ),
+    **IDENTITY_JSON["postgres"],
     "devices": (
         "(SELECT COALESCE(json_agg(json_build_object('id', d.id, 'ip_address', d.ip_address, "
         "'user_agent', d.user_agent, 'location', d.location, 'created_at', d.created_at) "
@@ -177,25 +150,22 @@ _SQL = {"sqlite": _statements(_SQLITE_JSON), "postgres": _statements(_POSTGRES_J
 
 _COUNT_FOR_IDENTITY = f"SELECT count(*) FROM sessions s WHERE s.identity_id = $1 AND s.id <> $2 AND {_active_filter(3, 4)}"
 
-_INSERT_SESSION = (
+_INSERT_SESSION = announced(
     "INSERT INTO sessions (id, identity_id, token_digest, logout_token_digest, active, aal, "
     "authentication_methods, issued_at, authenticated_at, expires_at, created_at, updated_at) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
 )
-_INSERT_DEVICE = (
+_INSERT_DEVICE = announced(
     "INSERT INTO session_devices (id, session_id, ip_address, user_agent, location, created_at, updated_at) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7)"
 )
-_UPDATE_AUTHENTICATION = (
+_UPDATE_AUTHENTICATION = announced(
     "UPDATE sessions SET active = $2, aal = $3, authentication_methods = $4, issued_at = $5, "
     "authenticated_at = $6, expires_at = $7, updated_at = $8 WHERE id = $1"
 )
 
 # -- decoding -----------------------------------------------------------------------------------
 
-_verifiable = msgspec.json.Decoder(list[VerifiableAddress], strict=False)
-_recovery = msgspec.json.Decoder(list[RecoveryAddress], strict=False)
-_credentials = msgspec.json.Decoder(list[Credential], strict=False)
 _devices = msgspec.json.Decoder(list[Device], strict=False)
 
 
@@ -217,12 +187,12 @@ def _identity(row: dict[str, Any]) -> Identity:
         available_aal=row["i_available_aal"],
         created_at=row["i_created_at"],
         updated_at=row["i_updated_at"],
-        verifiable_addresses=sorted(_verifiable.decode(row["i_verifiable"]), key=lambda a: (a.created_at, a.value)),
-        recovery_addresses=sorted(_recovery.decode(row["i_recovery"]), key=lambda a: (a.created_at, a.value)),
+        verifiable_addresses=verifiable_from_json(row["i_verifiable"]),
+        recovery_addresses=recovery_from_json(row["i_recovery"]),
     )
     raw_credentials = row.get("i_credentials")
     if raw_credentials is not None:
-        identity.credentials = {c.type: c for c in _credentials.decode(raw_credentials)}
+        identity.credentials = credentials_from_json(raw_credentials)
     return identity
 
 
@@ -254,8 +224,60 @@ def _methods_json(methods: list[AuthenticationMethod]) -> list[dict[str, Any]]:
 # -- writing ------------------------------------------------------------------------------------
 
 
+# PostgreSQL: the session and its devices in ONE statement (a write batch), atomic without a
+# transaction (a login's session write went from BEGIN, two INSERTs and COMMIT to one round trip).
+_INSERT_DEVICES_PG = announced(
+    "INSERT INTO session_devices (id, session_id, ip_address, user_agent, location, created_at, updated_at) "
+    "SELECT d.id, $1, d.ip_address, d.user_agent, d.location, d.created_at, d.created_at FROM "
+    "unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) "
+    "AS d(id, ip_address, user_agent, location, created_at)"
+)
+
+
+def insert_is_atomic(conn: Connection) -> bool:
+    """Whether :func:`insert_session` is one statement here (no transaction needed around it)."""
+    return conn.dialect == "postgres"
+
+
 async def insert_session(conn: Connection, session: Session, token_digest: str, logout_token_digest: str) -> None:
-    """Insert a new session and its devices (run it in the caller's transaction)."""
+    """Insert a new session and its devices (run it in the caller's transaction, unless
+    :func:`insert_is_atomic`)."""
+    if conn.dialect == "postgres":
+        batch = conn if isinstance(conn, Batch) else Batch()
+        batch.add(
+            _INSERT_SESSION,
+            (
+                session.id,
+                session.identity_id,
+                token_digest,
+                logout_token_digest,
+                session.active,
+                session.aal,
+                _methods_json(session.authentication_methods),
+                session.issued_at,
+                session.authenticated_at,
+                session.expires_at,
+                session.created_at,
+                session.updated_at,
+            ),
+        )
+        if session.devices:
+            now = utcnow()
+            devices = session.devices
+            batch.add(
+                _INSERT_DEVICES_PG,
+                (
+                    session.id,
+                    [d.id for d in devices],
+                    [d.ip_address for d in devices],
+                    [d.user_agent for d in devices],
+                    [d.location for d in devices],
+                    [d.created_at or now for d in devices],
+                ),
+            )
+        if batch is not conn:
+            await batch.send(conn)
+        return
     await conn.execute(
         _INSERT_SESSION,
         session.id,
@@ -281,6 +303,7 @@ async def insert_device(conn: Connection, session_id: uuid.UUID, device: Device)
     await conn.execute(
         _INSERT_DEVICE, device.id, session_id, device.ip_address, device.user_agent, device.location, now, now
     )
+    await announce(conn, f"s:{session_id}")
 
 
 async def update_authentication(conn: Connection, session: Session) -> None:
@@ -296,35 +319,38 @@ async def update_authentication(conn: Connection, session: Session) -> None:
         session.expires_at,
         session.updated_at,
     )
+    await announce(conn, f"s:{session.id}")
+
+
+# Every write below announces what it changed, for the session caches of all processes.
+_REVOKE = announced("UPDATE sessions SET active = $2, updated_at = $3 WHERE id = $1")
+_REVOKE_OF = announced("UPDATE sessions SET active = $3, updated_at = $4 WHERE id = $1 AND identity_id = $2")
+_REVOKE_OTHERS = announced(
+    "UPDATE sessions SET active = $3, updated_at = $4 WHERE identity_id = $1 AND id <> $2 AND active = $5"
+)
+_REVOKE_BY_DIGEST = announced("UPDATE sessions SET active = $2, updated_at = $3 WHERE token_digest = $1")
+_DELETE = announced("DELETE FROM sessions WHERE id = $1")
+_DELETE_OF_IDENTITY = announced("DELETE FROM sessions WHERE identity_id = $1")
+_SET_EXPIRY = announced("UPDATE sessions SET expires_at = $2, updated_at = $3 WHERE id = $1")
 
 
 async def revoke_session(conn: Connection, session_id: uuid.UUID, identity_id: uuid.UUID | None = None) -> bool:
     """Deactivate one session (of one identity, when given). False when no such session."""
     if identity_id is None:
-        count = await conn.execute(
-            "UPDATE sessions SET active = $2, updated_at = $3 WHERE id = $1", session_id, False, utcnow()
-        )
+        count = await conn.execute(_REVOKE, session_id, False, utcnow())
     else:
-        count = await conn.execute(
-            "UPDATE sessions SET active = $3, updated_at = $4 WHERE id = $1 AND identity_id = $2",
-            session_id,
-            identity_id,
-            False,
-            utcnow(),
-        )
+        count = await conn.execute(_REVOKE_OF, session_id, identity_id, False, utcnow())
+    if count:
+        await announce(conn, f"s:{session_id}")
     return count > 0
 
 
 async def revoke_other_sessions(conn: Connection, identity_id: uuid.UUID, keep: uuid.UUID) -> int:
     """Deactivate an identity's active sessions except ``keep``; the number revoked."""
-    return await conn.execute(
-        "UPDATE sessions SET active = $3, updated_at = $4 WHERE identity_id = $1 AND id <> $2 AND active = $5",
-        identity_id,
-        keep,
-        False,
-        utcnow(),
-        True,
-    )
+    count = await conn.execute(_REVOKE_OTHERS, identity_id, keep, False, utcnow(), True)
+    if count:
+        await announce(conn, f"i:{identity_id}")
+    return count
 
 
 async def revoke_identity_sessions(conn: Connection, identity_id: uuid.UUID) -> int:
@@ -334,25 +360,30 @@ async def revoke_identity_sessions(conn: Connection, identity_id: uuid.UUID) -> 
 
 async def revoke_by_token_digest(conn: Connection, digest: str) -> bool:
     """Deactivate the session a token belongs to. False when no session has that token."""
-    count = await conn.execute(
-        "UPDATE sessions SET active = $2, updated_at = $3 WHERE token_digest = $1", digest, False, utcnow()
-    )
+    count = await conn.execute(_REVOKE_BY_DIGEST, digest, False, utcnow())
+    if count:
+        await announce(conn, f"d:{digest}")
     return count > 0
 
 
 async def delete_session(conn: Connection, session_id: uuid.UUID) -> bool:
-    return await conn.execute("DELETE FROM sessions WHERE id = $1", session_id) > 0
+    count = await conn.execute(_DELETE, session_id)
+    if count:
+        await announce(conn, f"s:{session_id}")
+    return count > 0
 
 
 async def delete_identity_sessions(conn: Connection, identity_id: uuid.UUID) -> int:
     """Delete (not deactivate) every session of an identity; devices go with them."""
-    return await conn.execute("DELETE FROM sessions WHERE identity_id = $1", identity_id)
+    count = await conn.execute(_DELETE_OF_IDENTITY, identity_id)
+    if count:
+        await announce(conn, f"i:{identity_id}")
+    return count
 
 
 async def set_expiry(conn: Connection, session_id: uuid.UUID, expires_at: dt.datetime) -> None:
-    await conn.execute(
-        "UPDATE sessions SET expires_at = $2, updated_at = $3 WHERE id = $1", session_id, expires_at, utcnow()
-    )
+    await conn.execute(_SET_EXPIRY, session_id, expires_at, utcnow())
+    await announce(conn, f"s:{session_id}")
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -365,6 +396,127 @@ async def load_by_token_digest(conn: Connection, digest: str) -> Session | None:
     """
     row = await conn.fetchrow(_SQL[conn.dialect]["by_token"], digest)
     return _session(row) if row is not None else None
+
+
+async def load_row_by_token_digest(conn: Connection, digest: str) -> dict[str, Any] | None:
+    """The row :func:`load_by_token_digest` decodes (for :class:`SessionCache`)."""
+    return await conn.fetchrow(_SQL[conn.dialect]["by_token"], digest)
+
+
+def session_from_row(row: dict[str, Any]) -> Session:
+    """A fresh :class:`Session` from a row of :func:`load_row_by_token_digest`."""
+    return _session(row)
+
+
+# -- the session cache --------------------------------------------------------------------------
+
+
+class CacheEntry:
+    """One cached session row, and what whoami derives from it alone: the rendered body and
+    whether the session passes ``session.whoami.required_aal`` (both filled on first use)."""
+
+    __slots__ = ("row", "session_id", "identity_id", "expires", "body", "aal_ok", "flag_active", "expires_at")
+
+    def __init__(self, row: dict[str, Any], expires: float) -> None:
+        self.row = row  # never mutated: a hit that needs a Session decodes a fresh one from it
+        self.session_id = str(row["id"])
+        self.identity_id = str(row["identity_id"])
+        self.expires = expires
+        self.body: bytes | None = None
+        self.aal_ok = False
+        # Session.is_active without decoding: stored flag and identity state; expiry at use.
+        self.flag_active = bool(row["active"]) and row["identity_state"] == "active"
+        self.expires_at: dt.datetime = row["expires_at"]
+
+
+class SessionCache:
+    """Sessions by token digest in this process, exact up to the delivery of a change
+    announcement (opt-in: ``feature_flags.cacheable_sessions``, PostgreSQL only).
+
+    Every write to a session or to what a session shows (identity, credentials, addresses,
+    devices) is announced with NOTIFY (:func:`kratos_core.persistence.db.announce`; writes by
+    code that does not announce are announced as "everything" by the database layer), and every
+    caching process LISTENs. Rules that keep it exact:
+
+    * entries are only served while the LISTEN connection is up and answering its heartbeat; when
+      it is lost the cache is emptied and disabled until it listens again (announcements made
+      meanwhile could have been missed);
+    * an entry is stored only if no announcement arrived between the start of its database read
+      and its arrival (``generation``), so a read racing a revocation cannot resurrect the
+      revoked state;
+    * the process that writes invalidates its own cache at once, without waiting for its
+      notification to come back;
+    * entries also expire after ``max_age`` seconds (``feature_flags.cacheable_sessions_max_age``,
+      default 60 s) and the cache holds at most ``max_entries`` (oldest out first). Unknown
+      tokens are not cached.
+
+    A revocation committed by one process reaches another when its notification does (on one
+    host, well under a millisecond; under load, as long as that process's event loop takes to
+    run the callback).
+    """
+
+    def __init__(self, *, max_entries: int = 4096, max_age: float = 60.0) -> None:
+        self.max_entries = max_entries
+        self.max_age = max_age
+        self.enabled = False
+        self.generation = 0
+        self._entries: dict[str, CacheEntry] = {}
+        _CACHES.add(self)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, digest: str) -> CacheEntry | None:
+        if not self.enabled:
+            return None
+        entry = self._entries.get(digest)
+        if entry is not None and entry.expires < time.monotonic():
+            del self._entries[digest]
+            return None
+        return entry
+
+    def put(self, digest: str, row: dict[str, Any], generation: int) -> CacheEntry | None:
+        """Store a row read when :attr:`generation` was ``generation`` (else drop it)."""
+        if not self.enabled or generation != self.generation:
+            return None
+        entries = self._entries
+        if len(entries) >= self.max_entries and digest not in entries:
+            del entries[next(iter(entries))]
+        entry = entries[digest] = CacheEntry(row, time.monotonic() + self.max_age)
+        return entry
+
+    def invalidate(self, payload: str) -> None:
+        """Apply a change announcement (``s:<session id>``, ``d:<digest>``, ``i:<identity id>``, ``*``)."""
+        self.generation += 1
+        kind, _, key = payload.partition(":")
+        entries = self._entries
+        if kind == "d":
+            entries.pop(key, None)
+        elif kind == "s":
+            for digest in [d for d, e in entries.items() if e.session_id == key]:
+                del entries[digest]
+        elif kind == "i":
+            for digest in [d for d, e in entries.items() if e.identity_id == key]:
+                del entries[digest]
+        else:  # "*" and anything unknown
+            entries.clear()
+
+    def set_listening(self, listening: bool) -> None:
+        """The LISTEN connection is up (serve entries) or lost (empty and stop serving)."""
+        self.generation += 1
+        self._entries.clear()
+        self.enabled = listening
+
+
+_CACHES: weakref.WeakSet[SessionCache] = weakref.WeakSet()
+
+
+def _invalidate_local(payload: str) -> None:
+    for cache in list(_CACHES):
+        cache.invalidate(payload)
+
+
+on_local_announcement(_invalidate_local)
 
 
 async def get_session(conn: Connection, session_id: uuid.UUID) -> Session | None:

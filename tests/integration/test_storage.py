@@ -11,7 +11,7 @@ import pytest
 from kratos_core.identity.model import Credential, Identity, VerifiableAddress, utcnow
 from kratos_core.persistence import identities as store
 from kratos_core.persistence.db import UniqueViolation, open_database, parse_dsn
-from kratos_core.persistence.migrate import apply_migrations, migration_status, pending_migrations
+from kratos_core.persistence.migrate import MIGRATIONS, apply_migrations, migration_status, pending_migrations
 
 
 def new_identity(email: str) -> Identity:
@@ -37,11 +37,14 @@ async def db(any_dsn: str):
 async def test_migrations_are_versioned_and_idempotent(any_dsn: str) -> None:
     database = await open_database(any_dsn)
     try:
-        assert await pending_migrations(database) == ["0001"]
-        assert await apply_migrations(database) == ["0001"]
+        versions = [m.VERSION for m in MIGRATIONS]
+        assert versions[0] == "0001" and versions == sorted(versions)
+        assert await pending_migrations(database) == versions
+        assert await apply_migrations(database) == versions
         assert await apply_migrations(database) == []
-        [status] = await migration_status(database)
-        assert status.version == "0001" and status.applied_at is not None
+        statuses = await migration_status(database)
+        assert [s.version for s in statuses] == versions
+        assert all(s.applied_at is not None for s in statuses)
     finally:
         await database.close()
 
@@ -50,7 +53,7 @@ async def test_concurrent_migrations_apply_once(postgres_dsn: str) -> None:
     dbs = [await open_database(postgres_dsn) for _ in range(3)]
     try:
         results = await asyncio.gather(*(apply_migrations(d) for d in dbs))
-        assert sorted(sum(results, [])) == ["0001"]
+        assert sorted(sum(results, [])) == [m.VERSION for m in MIGRATIONS]
     finally:
         for d in dbs:
             await d.close()

@@ -1,5 +1,6 @@
-"""The ``password`` method: sign up with a password, sign in with identifier and password, and
-passwords in admin identity imports (kratos-behaviour.md sections 5.3, 5.4 and 6.1).
+"""The ``password`` method: sign up with a password, sign in with identifier and password, change
+it in settings (:mod:`kratos_password.settings`), and passwords in admin identity imports
+(kratos-behaviour.md sections 5.3, 5.4 and 6.1).
 
 Hashing and verification run in a :class:`~kratos_password.pool.HashPool`, off the event loop.
 A sign-in with an unknown identifier verifies the password against a dummy hash of the configured
@@ -22,11 +23,14 @@ from kratos_core.methods.protocols import (
     LoginResult,
     RegistrationContext,
     RegistrationResult,
+    SettingsContext,
+    SettingsResult,
 )
 from kratos_core.ui import messages
 from kratos_core.ui.nodes import input_node, submit_node
 from kratos_core.ui.traits import identifier_label
 
+from kratos_password import settings as settings_flow
 from kratos_password.errors import PasswordTooLongError, PolicyViolation
 from kratos_password.hashing import HasherSettings, needs_rehash, validate_hash
 from kratos_password.policy import BreachCache, PasswordPolicyConfig, check_password
@@ -203,6 +207,16 @@ class PasswordMethod:
         await check_password(
             password, identifiers, self.policy, hasher_algorithm=self.hasher.algorithm, http=http, cache=self.breaches
         )
+
+    # -- settings --------------------------------------------------------------------------
+
+    def populate_settings(self, ctx: SettingsContext) -> None:
+        """The new-password input and Save (see :mod:`kratos_password.settings`)."""
+        settings_flow.populate_settings(ctx)
+
+    async def update_settings(self, ctx: SettingsContext, body: Mapping[str, Any]) -> SettingsResult:
+        """Change the password (see :mod:`kratos_password.settings`)."""
+        return await settings_flow.update_settings(self, ctx, body)
 
     # -- admin import ----------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ m = 128 MiB would need 6.4 GiB, so hashes wait for a share of a memory budget fi
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 from collections import deque
 from collections.abc import Callable
@@ -85,7 +86,9 @@ class HashPool:
     """Runs hashing and verification in threads, within a memory budget.
 
     Args:
-        max_workers: Threads; ``None`` means :class:`ThreadPoolExecutor`'s default.
+        max_workers: Threads; ``None`` means one per core. More threads than cores cannot compute
+            more hashes (argon2 keeps a core busy), they only hold more memory in flight and
+            thrash the caches; :class:`ThreadPoolExecutor`'s own default (cores + 4) did.
         memory_budget_bytes: Bytes that Argon2/scrypt hashes in flight may use together;
             ``None`` means :data:`DEFAULT_MEMORY_BUDGET_BYTES`. Each hash counts its own memory
             parameter (for verification: the stored hash's ``m``); bcrypt/PBKDF2 and the
@@ -93,7 +96,8 @@ class HashPool:
     """
 
     def __init__(self, max_workers: int | None = None, memory_budget_bytes: int | None = None) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="kratos-hash")
+        self.max_workers = max_workers or os.cpu_count() or 1
+        self._executor = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="kratos-hash")
         self.memory = MemoryBudget(memory_budget_bytes or DEFAULT_MEMORY_BUDGET_BYTES)
         self._dummies: dict[HasherSettings, str] = {}
 
