@@ -126,7 +126,7 @@ def jsonb() -> str:
 
 
 VARIANTS = {
-    "json_agg (before)": current,
+    "json_agg (in use)": current,
     "jsonb_agg": jsonb,
     "array_agg records": records,
     "array_agg records, identifiers per identity": records_lateral_ids,

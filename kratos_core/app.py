@@ -23,6 +23,8 @@ from .plugins.manager import PluginHost
 if TYPE_CHECKING:  # pragma: no cover
     from litestar import Litestar
 
+    from .courier import Courier
+
     from .config import Config
     from .session.manager import SessionManager
 
@@ -68,6 +70,13 @@ class KratosApp:
         if self._identities is None:
             self._identities = IdentityManager(self.db, self.schemas, self.plugins)
         return self._identities
+
+    @cached_property
+    def courier(self) -> Courier:
+        """The courier: queues messages and (with ``--watch-courier``) runs the worker."""
+        from .courier import Courier
+
+        return Courier(self)
 
     @cached_property
     def sessions(self) -> SessionManager:
@@ -126,6 +135,8 @@ class KratosApp:
             return
         self.started = False
         await self.plugins.notify("kratos_shutdown", config=self.config)
+        if "courier" in self.__dict__:
+            await self.courier.stop()
         if self._db is not None:
             await self._db.close()
             self._db = None

@@ -104,18 +104,17 @@ def serve(config_files: Sequence[str], dev: bool, watch_courier: bool, workers: 
     del sqa_opt_out
     from .app import build_app
 
+    overrides = {"watch-courier": True} if watch_courier else None
     with _boot_errors():
-        app = build_app(config_files, dev=dev)
+        app = build_app(config_files, dev=dev, overrides=overrides)
     _setup_logging(app.config.log.level, app.config.log.format)
-    if watch_courier:
-        log.warning("--watch-courier: the courier arrives with a later release; no messages are sent yet")
     with _boot_errors():
         asyncio.run(_prepare(app, dev=dev))
         sockets = [_listen(app.config.serve.public.host, app.config.serve.public.port), _listen(app.config.serve.admin.host, app.config.serve.admin.port)]
         if workers == 1:
             _run_server(_serve(app, sockets))
         else:
-            _serve_workers(config_files, dev, sockets, workers)
+            _serve_workers(config_files, dev, sockets, workers, overrides)
 
 
 async def _prepare(app: Any, *, dev: bool) -> None:
@@ -143,7 +142,7 @@ def _listen(host: str | None, port: int) -> Any:
     return sock
 
 
-def _serve_workers(config_files: Sequence[str], dev: bool, sockets: list[Any], workers: int) -> None:
+def _serve_workers(config_files: Sequence[str], dev: bool, sockets: list[Any], workers: int, overrides: dict[str, Any] | None) -> None:
     """Fork ``workers`` processes that accept on the same two sockets; stop them on SIGTERM."""
     from .app import build_app
 
@@ -152,7 +151,7 @@ def _serve_workers(config_files: Sequence[str], dev: bool, sockets: list[Any], w
         pid = os.fork()
         if pid == 0:  # the worker: a fresh app (own database pool) on the inherited sockets
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            child = build_app(config_files, dev=dev)
+            child = build_app(config_files, dev=dev, overrides=overrides)
             _run_server(_serve(child, sockets))
             os._exit(0)
         children.append(pid)
