@@ -21,7 +21,7 @@ from ..identity.manager import CREDENTIAL_TYPES, IdentityDraft
 from ..identity.model import Identity, identity_admin_dict
 from ..identity.normalize import normalize_identifier
 from ..persistence import identities as store
-from .responses import decode_struct, json_response, read_json
+from .responses import decode_struct, int_query_param, json_response, read_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..app import KratosApp
@@ -119,19 +119,6 @@ def _parse_page_token(token: str) -> uuid.UUID:
         return uuid.UUID(msgspec.json.decode(raw)["k"])
     except (binascii.Error, ValueError, KeyError, TypeError, msgspec.DecodeError) as exc:
         raise BadRequest("The page_token is invalid; use the one from the Link header.") from exc
-
-
-def _int_param(request: Request, name: str, default: int, *, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise BadRequest(f'The query parameter "{name}" must be an integer.') from exc
-    if not low <= value <= high:
-        raise BadRequest(f'The query parameter "{name}" must be between {low} and {high}.')
-    return value
 
 
 def _link(app: KratosApp, params: dict[str, Any], rel: str) -> str:
@@ -246,14 +233,14 @@ async def _paged(app: KratosApp, request: Request, include: list[str]) -> Respon
     headers: dict[str, str] = {}
     if q.get("page") is not None or q.get("per_page") is not None:
         # Legacy offset pagination, kept for old clients: page is 0-based.
-        per_page = _int_param(request, "per_page", DEFAULT_PAGE_SIZE, low=1, high=MAX_PAGE_SIZE)
-        page = _int_param(request, "page", 0, low=0, high=1000)
+        per_page = int_query_param(request, "per_page", DEFAULT_PAGE_SIZE, low=1, high=MAX_PAGE_SIZE)
+        page = int_query_param(request, "page", 0, low=0, high=1000)
         if page * per_page > 1000:
             raise BadRequest("Legacy pagination can reach at most 1000 items; use page_token instead.")
         identities = await store.list_identities(app.db, limit=per_page, offset=page * per_page, credentials=bool(include))
         headers["X-Total-Count"] = str(await store.count_identities(app.db))
         return json_response([_render(app, i, credentials=bool(include), include=include) for i in identities], headers=headers)
-    size = _int_param(request, "page_size", DEFAULT_PAGE_SIZE, low=1, high=MAX_PAGE_SIZE)
+    size = int_query_param(request, "page_size", DEFAULT_PAGE_SIZE, low=1, high=MAX_PAGE_SIZE)
     token = q.get("page_token")
     after = _parse_page_token(token) if token else None
     identities = await store.list_identities(app.db, limit=size + 1, after=after, credentials=bool(include))

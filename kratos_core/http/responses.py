@@ -25,6 +25,7 @@ __all__ = [
     "read_json",
     "decode_struct",
     "NO_CACHE",
+    "int_query_param",
 ]
 
 log = logging.getLogger("kratos.http")
@@ -120,3 +121,17 @@ def decode_struct(data: Any, struct: type, *, what: str = "request body") -> Any
 def _humanise(message: str) -> str:
     # msgspec says "Object contains unknown field `x` - at `$.traits`"; keep it, it is precise.
     return message.replace("$.", "").replace("`$`", "the top level")
+
+
+def int_query_param(request: Request, name: str, default: int, *, low: int, high: int) -> int:
+    """An integer query parameter within ``[low, high]``, or a 400 that names it."""
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise BadRequest(f'The query parameter "{name}" must be an integer.') from exc
+    if not low <= value <= high:
+        raise BadRequest(f'The query parameter "{name}" must be between {low} and {high}.')
+    return value

@@ -24,7 +24,7 @@ from ..errors import BadRequest
 from ..session import store
 from ..session.manager import session_not_found
 from ..session.model import Session, session_dict
-from .responses import json_response
+from .responses import int_query_param, json_response
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..app import KratosApp
@@ -91,19 +91,6 @@ def _parse_id(raw: str) -> uuid.UUID:
         return uuid.UUID(raw)
     except ValueError as exc:
         raise session_not_found() from exc
-
-
-def _int_param(request: Request, name: str, default: int, *, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise BadRequest(f'The query parameter "{name}" must be an integer.') from exc
-    if not low <= value <= high:
-        raise BadRequest(f'The query parameter "{name}" must be between {low} and {high}.')
-    return value
 
 
 _TRUE = ("1", "t", "T", "true", "TRUE", "True")
@@ -177,13 +164,13 @@ async def _paginate(
     """
     q = request.query_params
     if q.get("page") is not None or q.get("per_page") is not None:
-        size = _int_param(request, "per_page", DEFAULT_PAGE_SIZE, low=1, high=MAX_PAGE_SIZE)
-        number = _int_param(request, "page", 0, low=0, high=1_000_000)
+        size = int_query_param(request, "per_page", DEFAULT_PAGE_SIZE, low=1, high=MAX_PAGE_SIZE)
+        number = int_query_param(request, "page", 0, low=0, high=1_000_000)
         sessions = await app.sessions.list_sessions(limit=size + 1, offset=number * size, **filters)
         params: dict[str, Any] = {"per_page": size}
         first, following = {**params, "page": 0}, {**params, "page": number + 1}
     else:
-        size = _int_param(request, "page_size", DEFAULT_PAGE_SIZE, low=1, high=MAX_PAGE_SIZE)
+        size = int_query_param(request, "page_size", DEFAULT_PAGE_SIZE, low=1, high=MAX_PAGE_SIZE)
         token = q.get("page_token")
         after = _parse_page_token(token) if token else None
         sessions = await app.sessions.list_sessions(limit=size + 1, after=after, **filters)
