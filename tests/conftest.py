@@ -25,46 +25,13 @@ import pytest
 import yaml
 
 from kratos_core.app import KratosApp, build_app
+from kratos_core.testing.config import IDENTITY_SCHEMA as TESTING_SCHEMA
 
 POSTGRES_DSN = os.environ.get("KRATOS_TEST_POSTGRES_DSN", "postgres://postgres@127.0.0.1:5432/test")
 REQUIRE_SERVICES = os.environ.get("KRATOS_TEST_REQUIRE_SERVICES") == "1"
 
-IDENTITY_SCHEMA: dict[str, Any] = {
-    "$id": "https://schemas.example.org/presets/kratos/identity.email.schema.json",
-    "$schema": "http://json-schema.org/draft-07/schema#",
-    "title": "Person",
-    "type": "object",
-    "properties": {
-        "traits": {
-            "type": "object",
-            "properties": {
-                "email": {
-                    "type": "string",
-                    "format": "email",
-                    "title": "E-Mail",
-                    "minLength": 3,
-                    "ory.sh/kratos": {
-                        "credentials": {
-                            "password": {"identifier": True},
-                            "code": {"identifier": True, "via": "email"},
-                        },
-                        "verification": {"via": "email"},
-                        "recovery": {"via": "email"},
-                    },
-                },
-                "name": {
-                    "type": "object",
-                    "properties": {
-                        "first": {"type": "string", "title": "First name"},
-                        "last": {"type": "string", "title": "Last name"},
-                    },
-                },
-            },
-            "required": ["email"],
-            "additionalProperties": False,
-        }
-    },
-}
+# The same schema plugin authors' tests get from the testing kit.
+IDENTITY_SCHEMA: dict[str, Any] = TESTING_SCHEMA
 
 
 def base_config(tmp_path: Path, dsn: str = "memory", **sections: Any) -> dict[str, Any]:

@@ -166,6 +166,25 @@ class FlowHandler:
             return self.ex.redirect(with_query(self.ui_url, flow=str(flow.id)))
         return self.ex.json(flow.to_dict(), status_code)
 
+    async def store_new(self, flow: Flow) -> Response[Any]:
+        """Run ``kratos_<kind>_before`` and store the flow; hook messages are shown on it (400).
+
+        The *before* stage fails closed: any other error answers as an error and nothing is
+        stored.
+        """
+        status = 200
+        try:
+            await self.app.plugins.call(f"kratos_{self.kind}_before", flow=flow, request=self.ex.request)
+        except FlowValidationError as exc:
+            flow.ui.add_issues(exc.issues)
+            for message in exc.messages:
+                flow.ui.add_message(message)
+            status = 400
+        except KratosError as exc:
+            return await self.ex.error(exc, browser=flow.is_browser)
+        await store.insert_flow(self.app.db, flow)
+        return self.answer(flow, status)
+
     def set_csrf(self, flow: Flow) -> None:
         """Give a browser flow the browser's token, masked afresh in its ``csrf_token`` node."""
         if not flow.is_browser:

@@ -23,7 +23,7 @@ from ..ui import messages
 from . import store
 from .csrf import mask_token
 from .engine import FlowHandler, choose_method, enabled_methods
-from .errors import FlowValidationError, identity_disabled, session_already_available
+from .errors import identity_disabled, session_already_available
 from .model import Flow, new_flow
 from .params import AAL_RANK, parse_bool, select_schema
 
@@ -128,21 +128,6 @@ class LoginFlows(FlowHandler):
             flow.ui.add_message(messages.login_mfa())
         flow.ui.sort("login")
         return flow
-
-    async def store_new(self, flow: Flow) -> Response[Any]:
-        """Run the *before* hooks and store the flow; hook messages are shown on it (400)."""
-        status = 200
-        try:
-            await self.app.plugins.call("kratos_login_before", flow=flow, request=self.ex.request)
-        except FlowValidationError as exc:
-            flow.ui.add_issues(exc.issues)
-            for message in exc.messages:
-                flow.ui.add_message(message)
-            status = 400
-        except KratosError as exc:
-            return await self.ex.error(exc, browser=flow.is_browser)
-        await store.insert_flow(self.app.db, flow)
-        return self.answer(flow, status)
 
     async def replacement(self, expired: Flow) -> Flow:
         params = LoginParams(

@@ -106,21 +106,6 @@ class RegistrationFlows(FlowHandler):
         await self.render(flow, self.first_step(), {})
         return flow
 
-    async def store_new(self, flow: Flow) -> Response[Any]:
-        """Run the *before* hooks and store the flow; hook messages are shown on it (400)."""
-        status = 200
-        try:
-            await self.app.plugins.call("kratos_registration_before", flow=flow, request=self.ex.request)
-        except FlowValidationError as exc:
-            flow.ui.add_issues(exc.issues)
-            for message in exc.messages:
-                flow.ui.add_message(message)
-            status = 400
-        except KratosError as exc:
-            return await self.ex.error(exc, browser=flow.is_browser)
-        await store.insert_flow(self.app.db, flow)
-        return self.answer(flow, status)
-
     async def replacement(self, expired: Flow) -> Flow:
         params = RegistrationParams(expired.request_url, expired.return_to, expired.identity_schema)
         flow = await self.build(expired.type, params)

@@ -36,7 +36,6 @@ from ..ui.text import TextMessage
 from . import codes, store
 from .csrf import csrf_cookie_name, is_valid_cookie_token, mask_token
 from .engine import FlowHandler, choose_method, parse_flow_id
-from .errors import FlowValidationError
 from .exchange import with_query
 from .model import INITIAL_STATES, STATE_TABLES, Flow
 from .return_to import ReturnToPolicy
@@ -172,21 +171,6 @@ class ChallengeFlows(FlowHandler):
 
     def remember_init(self, flow: Flow) -> None:
         """Keep init parameters the flow needs later (recovery's ``skip_settings``)."""
-
-    async def store_new(self, flow: Flow) -> Response[Any]:
-        """Run ``kratos_<kind>_before`` and store the flow; hook messages are shown on it (400)."""
-        status = 200
-        try:
-            await self.app.plugins.call(f"kratos_{self.kind}_before", flow=flow, request=self.ex.request)
-        except FlowValidationError as exc:
-            flow.ui.add_issues(exc.issues)
-            for message in exc.messages:
-                flow.ui.add_message(message)
-            status = 400
-        except KratosError as exc:
-            return await self.ex.error(exc, browser=flow.is_browser)
-        await store.insert_flow(self.app.db, flow)
-        return self.answer(flow, status)
 
     async def replacement(self, old: Flow) -> Flow:
         """A stored flow of the same type, ``return_to`` and request URL, with a fresh form."""
