@@ -194,6 +194,13 @@ async def _serve(app: Any, sockets: list[Any]) -> None:
     import uvicorn
 
     await app.start()
+    if app.config.watch_courier:
+        # --watch-courier: deliver in this process (consume the hand-offs, poll the database).
+        try:
+            await app.courier.start_worker()
+        except BaseException:
+            await app.stop()
+            raise
     # Everything built so far (config, schemas, routes, plugins: ~70k objects) lives as long as
     # the process. Out of the collector's sight, a full collection no longer walks it: those
     # walks took 50-100 ms every few hundred requests here, which was whoami's p99.

@@ -219,7 +219,7 @@ class ChallengeFlows(FlowHandler):
             body = await self.read_body(flow)
             if flow.is_expired():
                 return await self.expired(flow)
-            if flow.state == "passed_challenge":
+            if flow.state == "passed_challenge" and not _is_link_token(body):
                 raise RestartFlow(messages.flow_already_completed(self.kind))  # type: ignore[arg-type]
             method = self.pick_method(body)
             if self.needs_csrf(flow, body):
@@ -283,6 +283,15 @@ class ChallengeFlows(FlowHandler):
 
     def json_expired(self, old: Flow, new: Flow) -> Response[Any]:
         return self.ex.redirect(self.fetch_url(new))
+
+
+def _is_link_token(body: Mapping[str, Any]) -> bool:
+    """Whether a submit carries a link's token, which Kratos checks before the flow's state.
+
+    So a link opened again after it finished its flow answers "the link is invalid or was
+    already used" (4060004 / 4070001, section 6.3), not "already completed".
+    """
+    return bool(body.get("token")) and body.get("method") in (None, "", "link")
 
 
 def new_challenge_flow(app: Any, kind: str, flow_type: str, request_url: str, return_to: str | None) -> Flow:
@@ -414,10 +423,13 @@ class VerificationFlows(ChallengeFlows):
         return self.answer(flow, 200)
 
     def _link_done(self, flow: Flow) -> Response[Any]:
-        """A clicked link always ends in the browser: return_to, the configured URL or the UI."""
+        """A clicked link always ends in the verification UI, which shows the result.
+
+        As Kratos does for browser requests: the UI shows "verified" and the ``continue`` link
+        to the return URL (``return_to`` or the configured one), not the return URL itself.
+        """
         self.ex.regenerate_csrf()  # a clicked verification link renews the token (3.1)
-        target = flow.return_to or self.settings.after.default_browser_return_url
-        return self.ex.redirect(target or with_query(self.ui_url, flow=str(flow.id)))
+        return self.ex.redirect(with_query(self.ui_url, flow=str(flow.id)))
 
     def _succeed(self, flow: Flow, method: Any, address: VerifiableAddress) -> None:
         """``passed_challenge`` with Kratos's success form: one ``continue`` link, method GET."""

@@ -388,8 +388,11 @@ async def test_link_recovery_in_a_browser_and_used_or_forged_tokens(make: Any) -
     assert opened.status_code == 303 and opened.headers["location"].startswith(f"{UI}/settings?flow=")
     assert SESSION_COOKIE in browser.cookies
 
-    again = await kc.client().get(url)  # used (and the flow is finished)
+    stranger = kc.client()
+    again = await stranger.get(url)  # used (and the flow is finished): "invalid or already used"
     assert again.status_code == 303 and again.headers["location"].startswith(f"{UI}/recovery?flow=")
+    replaced = (await kc.fetch("recovery", query(again.headers["location"])["flow"], stranger)).json()
+    assert message_ids(replaced) == [4060004]
     other = await kc.api_flow("recovery")
     forged = await kc.client().get("/self-service/recovery", params={"flow": other["id"], "token": "x" * 32})
     assert forged.status_code == 303

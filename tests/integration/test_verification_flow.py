@@ -501,7 +501,7 @@ async def test_spa_gets_json_and_the_replaced_error(kc: Kratos) -> None:
 async def test_link_method_verifies_by_opening_the_link(make: Any) -> None:
     kc = await make(methods={"link": {"enabled": True}}, flows={"verification": {"use": "link"}})
     identity = await kc.create_identity()
-    flow = await kc.api_flow("verification")
+    flow = await kc.api_flow("verification", return_to=f"{UI}/done")
     assert node(flow, "method")["attributes"]["value"] == "link" and node(flow, "email")["group"] == "link"
     sent = await kc.submit("verification", flow["id"], {"method": "link", "email": EMAIL})
     assert sent.status_code == 200 and sent.json()["state"] == "sent_email" and message_ids(sent.json()) == [1080001]
@@ -511,17 +511,21 @@ async def test_link_method_verifies_by_opening_the_link(make: Any) -> None:
 
     browser = kc.client()
     opened = await browser.get(url)
-    # No return_to and no verification.after.default_browser_return_url: the UI shows the result.
+    # As in Kratos, the UI shows the result (and links on to return_to), even with a return_to.
     assert opened.status_code == 303 and opened.headers["location"] == f"{UI}/verification?flow={flow['id']}"
     assert CSRF_COOKIE in browser.cookies  # a clicked link renews the anti-CSRF token
     address = (await kc.identity(identity["id"]))["verifiable_addresses"][0]
     assert address["verified"] is True and address["status"] == "completed"
     finished = (await kc.fetch("verification", flow["id"])).json()
     assert finished["state"] == "passed_challenge" and node(finished, "continue")["group"] == "link"
+    assert node(finished, "continue")["attributes"]["href"] == f"{UI}/done"
 
     # Opening it again finds a finished flow: a replacement, sent on to the UI.
-    again = await kc.client().get(url)
+    stranger = kc.client()
+    again = await stranger.get(url)  # "the link is invalid or was already used" (section 6.3)
     assert again.status_code == 303 and again.headers["location"].startswith(f"{UI}/verification?flow=")
+    replaced = (await kc.fetch("verification", query(again.headers["location"])["flow"], stranger)).json()
+    assert message_ids(replaced) == [4070001]
 
 
 async def test_link_method_refuses_forged_tokens(make: Any) -> None:
