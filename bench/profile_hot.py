@@ -97,7 +97,7 @@ async def main(args: argparse.Namespace) -> None:
     else:
         dsn = args.dsn
         await reset_database(dsn)
-    cfg = config_file(tmp, dsn, 4433, 4434, session_cache=args.cache)
+    cfg = config_file(tmp, dsn, 4433, 4434, session_cache=False if args.no_cache else None)
     app = build_app([str(cfg)], dev=False)
     await app.start(migrate=True)
     if args.fake_hash:
@@ -179,7 +179,7 @@ if __name__ == "__main__":
     p.add_argument("--profile")
     p.add_argument("--sort", default="tottime")
     p.add_argument("--sqlite", action="store_true")
-    p.add_argument("--cache", action="store_true", help="feature_flags.cacheable_sessions: true")
+    p.add_argument("--no-cache", action="store_true", help="feature_flags.cacheable_sessions: false")
     p.add_argument("--fake-hash", action="store_true", help="no argon2: measure the overhead of logins/registrations")
     p.add_argument("--statements", action="store_true", help="list the statements of one of each and exit")
     a = p.parse_args()

@@ -6,13 +6,14 @@ Usage (from the repository root, with the dev virtualenv; bench/README.md has th
                                   [--workers N] [--duration 8] [--reps 3]
 
 It starts ``kratos serve`` as in production (``--workers`` = cores, PostgreSQL) twice on one
-database, once as configured by default and once with ``feature_flags.cacheable_sessions``
-(the opt-in session cache), and a bare Litestar endpoint on the same server stack, warms all of
-them up, then measures, in interleaved repetitions:
+database, once as configured by default (with the session cache, on by default on PostgreSQL)
+and once with ``feature_flags.cacheable_sessions: false`` (every whoami one SQL statement), and
+a bare Litestar endpoint on the same server stack, warms all of them up, then measures, in
+interleaved repetitions:
 
 (a) whoami requests/s divided by the bare endpoint's, and server CPU microseconds per whoami
     divided by per bare request (wrk, 16 connections, rotating session tokens) -- for both
-    configurations (``*_cached`` for the second);
+    configurations (``*_uncached`` for the second);
 (b) password logins/s (native flow: init + submit, driven by wrk with a Lua state machine, one
     flow per connection, 4 x cores connections) divided by raw argon2id verifications/s with the
     same parameters on as many threads as cores;
@@ -65,7 +66,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def config_file(tmp: Path, dsn: str, pub: int, adm: int, *, session_cache: bool = False, name: str = "kratos.yml") -> Path:
+def config_file(tmp: Path, dsn: str, pub: int, adm: int, *, session_cache: bool | None = None, name: str = "kratos.yml") -> Path:
     import yaml
 
     schema = tmp / "identity.schema.json"
@@ -99,8 +100,8 @@ def config_file(tmp: Path, dsn: str, pub: int, adm: int, *, session_cache: bool 
         },
         "log": {"level": "warning"},
     }
-    if session_cache:
-        cfg["feature_flags"] = {"cacheable_sessions": True}
+    if session_cache is not None:
+        cfg["feature_flags"] = {"cacheable_sessions": session_cache}
     path = tmp / name
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -325,31 +326,31 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="kratos-bench-"))
     pub, adm, bare_port = free_port(), free_port(), free_port()
-    cpub, cadm = free_port(), free_port()
+    upub, uadm = free_port(), free_port()
     asyncio.run(reset_database(args.dsn))
     cfg = config_file(tmp, args.dsn, pub, adm)
-    # The same server with feature_flags.cacheable_sessions (the opt-in session cache), on the same
-    # database: whoami is measured on both, everything else on the default configuration.
-    cached_cfg = config_file(tmp, args.dsn, cpub, cadm, session_cache=True, name="kratos-cached.yml")
+    # The same server without the session cache (feature_flags.cacheable_sessions: false), on the
+    # same database: whoami is measured on both, everything else on the default configuration.
+    uncached_cfg = config_file(tmp, args.dsn, upub, uadm, session_cache=False, name="kratos-uncached.yml")
     subprocess.run([PY, "-m", "kratos_core", "migrate", "sql", args.dsn, "--yes"], check=True, cwd=ROOT, capture_output=True)
     server = start_kratos(cfg, args.workers)
-    cached = start_kratos(cached_cfg, args.workers)
+    uncached = start_kratos(uncached_cfg, args.workers)
     bare = subprocess.Popen(
         [PY, "-m", "uvicorn", "bench.baseline_app:app", "--host", "127.0.0.1", "--port", str(bare_port),
          "--workers", str(args.workers), "--no-access-log", "--lifespan", "off", "--log-level", "warning"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     public = f"http://127.0.0.1:{pub}"
-    cached_public = f"http://127.0.0.1:{cpub}"
+    uncached_public = f"http://127.0.0.1:{upub}"
     try:
         wait_ready(f"{public}/health/ready", server)
-        wait_ready(f"{cached_public}/health/ready", cached)
+        wait_ready(f"{uncached_public}/health/ready", uncached)
         wait_ready(f"http://127.0.0.1:{bare_port}/bare", bare)
         results = run_all(
-            args, tmp, public, cached_public, f"http://127.0.0.1:{bare_port}/bare", server.pid, cached.pid, bare.pid
+            args, tmp, public, uncached_public, f"http://127.0.0.1:{bare_port}/bare", server.pid, uncached.pid, bare.pid
         )
     finally:
-        for proc in (server, cached, bare):
+        for proc in (server, uncached, bare):
             proc.terminate()
             try:
                 proc.wait(20)
@@ -367,8 +368,8 @@ def measure_whoami(url: str, pid: int, script: Path, tokens: Path, duration: int
 
 
 def run_all(
-    args: argparse.Namespace, tmp: Path, public: str, cached_public: str, bare_url: str,
-    server_pid: int, cached_pid: int, bare_pid: int,
+    args: argparse.Namespace, tmp: Path, public: str, uncached_public: str, bare_url: str,
+    server_pid: int, uncached_pid: int, bare_pid: int,
 ) -> dict[str, Any]:
     password = "bench-" + secrets.token_urlsafe(12)
     emails = [f"bench-{i}-{uuid.uuid4().hex[:6]}@example.org" for i in range(args.users)]
@@ -397,7 +398,7 @@ def run_all(
     # opened and their statements prepared, session cache filled, the first-request costs of
     # each worker paid). Cold starts otherwise land in the first repetition's p99.
     warm = max(2, args.duration // 4)
-    for url in (public, cached_public):
+    for url in (public, uncached_public):
         wrk(f"{url}/sessions/whoami", connections=16, duration=warm, script=script, tokens=tokens_file)
     wrk(bare_url, connections=16, duration=warm)
     wrk_flows(public, flow_script, "login", password, str(emails_file), connections=4 * threads, duration=warm)
@@ -410,7 +411,7 @@ def run_all(
         b0 = cpu_seconds(bare_pids)
         bare = wrk(bare_url, connections=16, duration=args.duration)
         b1 = cpu_seconds(bare_pids)
-        cwho = measure_whoami(cached_public, cached_pid, script, tokens_file, args.duration)
+        cwho = measure_whoami(uncached_public, uncached_pid, script, tokens_file, args.duration)
         row["whoami_rps"], row["bare_rps"] = who["rps"], bare["rps"]
         row["whoami_cpu_us"] = who["cpu_us"]
         row["bare_cpu_us"] = (b1 - b0) * 1e6 / bare["requests"]
@@ -419,12 +420,12 @@ def run_all(
         row["d_p99_c16_ms"] = who["p99_ms"]
         row["bare_p99_c16_ms"] = bare["p99_ms"]
         row["d_p50_c1_ms"] = wrk(f"{public}/sessions/whoami", connections=1, duration=c1_seconds, script=script, tokens=tokens_file)["p50_ms"]
-        row["cached_whoami_rps"], row["cached_whoami_cpu_us"] = cwho["rps"], cwho["cpu_us"]
-        row["a_rps_ratio_cached"] = cwho["rps"] / bare["rps"]
-        row["a_cpu_ratio_cached"] = cwho["cpu_us"] / row["bare_cpu_us"]
-        row["d_p99_c16_ms_cached"] = cwho["p99_ms"]
-        row["d_p50_c1_ms_cached"] = wrk(
-            f"{cached_public}/sessions/whoami", connections=1, duration=c1_seconds, script=script, tokens=tokens_file
+        row["uncached_whoami_rps"], row["uncached_whoami_cpu_us"] = cwho["rps"], cwho["cpu_us"]
+        row["a_rps_ratio_uncached"] = cwho["rps"] / bare["rps"]
+        row["a_cpu_ratio_uncached"] = cwho["cpu_us"] / row["bare_cpu_us"]
+        row["d_p99_c16_ms_uncached"] = cwho["p99_ms"]
+        row["d_p50_c1_ms_uncached"] = wrk(
+            f"{uncached_public}/sessions/whoami", connections=1, duration=c1_seconds, script=script, tokens=tokens_file
         )["p50_ms"]
 
         row["logins_per_s"] = wrk_flows(
@@ -447,7 +448,7 @@ def run_all(
 def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     lines = ["| measure | median | target | met |", "|---|---|---|---|"]
     for key, value in results.items():
-        target = TARGETS.get(key.removesuffix("_cached"))
+        target = TARGETS.get(key.removesuffix("_uncached"))
         if target:
             op, bound = target
             met = {">=": value >= bound, "<=": value <= bound, "<": value < bound}[op]

@@ -124,6 +124,8 @@ class KratosApp:
                 base_dir=Path.cwd(),
             )
             await self.plugins.call("kratos_startup", config=self.config)
+            # The session cache (PostgreSQL) starts listening now, so it serves the first requests.
+            self.sessions.session_cache()
         except BaseException:
             await self._db.close()
             self._db = None

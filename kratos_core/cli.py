@@ -105,6 +105,9 @@ def serve(config_files: Sequence[str], dev: bool, watch_courier: bool, workers: 
     from .app import build_app
 
     overrides = {"watch-courier": True} if watch_courier else None
+    # Per-process pools sized by cores (the password plugin's hashing threads) share the cores
+    # among the server processes: N workers x cores threads would oversubscribe them.
+    os.environ["KRATOS_SERVE_WORKERS"] = str(workers)
     with _boot_errors():
         app = build_app(config_files, dev=dev, overrides=overrides)
     _setup_logging(app.config.log.level, app.config.log.format)

@@ -207,11 +207,12 @@ def kratos_login_before(flow: Flow, request: Request) -> None:
 
 @hookspec
 def kratos_login_after(flow: Flow, identity: Identity, session: Session) -> None:
-    """A login succeeded and its session is stored, before the configured ``after`` actions run
-    and before the client receives the session.
+    """A login succeeded, before the configured ``after`` actions run and before the client
+    receives the session. A new session is not stored yet: it is written, with the completed
+    flow, once hooks and actions accepted the login (a refreshed or stepped-up session is).
 
-    May be async. Fails closed: raising aborts the login; a session this login issued is revoked
-    (a refreshed or stepped-up session keeps its previous validity), and the error is answered
+    May be async. Fails closed: raising aborts the login and a new session is never stored (a
+    refreshed or stepped-up session keeps its previous validity), and the error is answered
     like any submit error (``FlowValidationError`` and other 400s as messages on the flow).
 
     Args:

@@ -750,7 +750,9 @@ class FeatureFlags(Section):
     legacy_continue_with_verification_ui: bool = False
     legacy_require_verified_login_error: bool = False
     faster_session_extend: bool = False
-    cacheable_sessions: bool = False
+    #: Kratos's switch (only effective in Ory Network there). Here: the per-process session
+    #: cache on PostgreSQL, on unless set to ``false`` (None: not set).
+    cacheable_sessions: bool | None = None
     cacheable_sessions_max_age: timedelta | None = None
     legacy_allow_insecure_origins: bool = False
     refresh_login_choose_address: bool = False

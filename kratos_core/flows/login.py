@@ -18,6 +18,7 @@ from litestar import Response
 from ..actions.runner import LOGIN_AFTER, ActionContext, plan_actions, run_actions
 from ..errors import BadRequest, KratosError, Unauthorized
 from ..methods.protocols import LoginContext, LoginMethod, LoginResult, ShowFlow
+from ..identity.model import encodable_time
 from ..session.model import session_dict
 from ..ui import messages
 from . import store
@@ -182,16 +183,12 @@ class LoginFlows(FlowHandler):
             session = await sessions.step_up(previous, result.method, result.aal, self.ex.request)
             token, fresh = previous.token, False
         else:
-            session, token = await sessions.issue(identity, method=result.method, aal=result.aal, request=self.ex.request)
+            # Stored only once the hooks and actions accepted the login, together with the
+            # completed flow (one statement): a refused login leaves no session behind.
+            session, token = sessions.new(identity, method=result.method, aal=result.aal, request=self.ex.request)
             fresh = True
-        try:
-            actions = await self._after(flow, identity, session, result.method)
-        except BaseException:
-            if fresh:
-                # Fail closed: nobody holds this session's token yet, so it must not stay active.
-                await sessions.revoke(session.id)
-            raise
-        return await self._answer_success(flow, session, token, previous, actions, result.method)
+        actions = await self._after(flow, identity, session, result.method)
+        return await self._answer_success(flow, session, token, previous, actions, result.method, fresh=fresh)
 
     async def _after(self, flow: Flow, identity: Any, session: Any, method: str) -> ActionContext:
         await self.app.plugins.call("kratos_login_after", flow=flow, identity=identity, session=session)
@@ -210,11 +207,11 @@ class LoginFlows(FlowHandler):
         return ctx
 
     async def _answer_success(
-        self, flow: Flow, session: Any, token: str, previous: Any, actions: ActionContext, method: str
+        self, flow: Flow, session: Any, token: str, previous: Any, actions: ActionContext, method: str, *, fresh: bool
     ) -> Response[Any]:
         after = self.app.config.selfservice.flows.login.after
         return_url = self.ex.return_to_policy.resolve(flow.return_to, after.return_url_for(method), strict=False)
-        body: dict[str, Any] = {"session": session_dict(session, self.app.public_base_url, admin=False)}
+        body: dict[str, Any] = {"session": session_dict(session, self.app.public_base_url, admin=False, ts=encodable_time)}
         if flow.is_browser:
             if previous is None or previous.identity_id != session.identity_id:
                 # A new login in this browser gets a new anti-CSRF token (pitfall 8).
@@ -224,7 +221,12 @@ class LoginFlows(FlowHandler):
         else:
             body = {"session_token": token, **body, "continue_with": actions.continue_with or None}
         flow.mark_completed()
-        await store.update_flow(self.app.db, flow)
+        if fresh:
+            async with self.app.db.batch() as tx:
+                await self.app.sessions.persist_new(session, conn=tx)
+                await store.update_flow(tx, flow)
+        else:
+            await store.update_flow(self.app.db, flow)
         if self.browser_html(flow):
             return self.ex.redirect(return_url)
         return self.ex.json(body)

@@ -20,7 +20,7 @@ from litestar import Response
 
 from ..actions.runner import REGISTRATION_AFTER, ActionContext, plan_actions, run_actions
 from ..errors import BadRequest, KratosError
-from ..identity.model import identity_public_dict
+from ..identity.model import encodable_time, identity_public_dict
 from ..methods.protocols import RegistrationContext, RegistrationMethod, RegistrationResult, RegistrationStep, ShowFlow
 from ..persistence import identities as identity_store
 from ..persistence.db import UniqueViolation
@@ -216,14 +216,14 @@ class RegistrationFlows(FlowHandler):
         return_url = self.ex.return_to_policy.resolve(flow.return_to, after.return_url_for(result.method), strict=False)
         body: dict[str, Any] = {}
         if actions.hand_out_session:
-            body["session"] = session_dict(session, self.app.public_base_url, admin=False)
+            body["session"] = session_dict(session, self.app.public_base_url, admin=False, ts=encodable_time)
             if flow.is_browser:
                 flow.csrf_token = mask_token(self.ex.regenerate_csrf())
                 await store.update_flow(self.app.db, flow)
                 self.ex.set_session_cookie(session, token)
             else:
                 body = {"session_token": token, **body}
-        body["identity"] = identity_public_dict(result.identity, self.app.public_base_url)
+        body["identity"] = identity_public_dict(result.identity, self.app.public_base_url, ts=encodable_time)
         if flow.is_browser:
             body["continue_with"] = [{"action": "redirect_browser_to", "redirect_browser_to": return_url}, *actions.continue_with]
         else:

@@ -178,9 +178,9 @@ class LoginContext(_FlowContext):
         db = self.app.db
         candidates = dict.fromkeys([normalize_identifier(identifier), identifier])
         for candidate in candidates:
-            ids = await identity_store.find_identity_id_by_identifier(db, candidate, credential_type)
-            if ids:
-                return await identity_store.get_identity(db, ids[0])
+            found = await identity_store.find_identity_by_identifier(db, candidate, credential_type)
+            if found is not None:
+                return found
         return None
 
     async def save_identity(self, identity: Identity) -> None:

@@ -223,6 +223,29 @@ class SessionManager:
         Raises:
             BadRequest: ``identity_disabled`` when the identity is inactive.
         """
+        session, token = self.new(identity, method=method, aal=aal, request=request, provider=provider, organization=organization)
+        await self.persist_new(session, conn=conn)
+        return session, token
+
+    def new(
+        self,
+        identity: Identity,
+        *,
+        method: str,
+        aal: str | None = None,
+        request: Any | None = None,
+        provider: str | None = None,
+        organization: str | None = None,
+    ) -> tuple[Session, str]:
+        """A new active session for ``identity``, in memory only (:meth:`persist_new` stores it).
+
+        A login builds its session first, runs its ``after`` hooks and actions, and then writes
+        session and completed flow in one statement: a hook that refuses the login leaves nothing
+        behind. Arguments as :meth:`issue`.
+
+        Raises:
+            BadRequest: ``identity_disabled`` when the identity is inactive.
+        """
         if not identity.active:
             raise identity_disabled()
         now = utcnow()
@@ -246,12 +269,16 @@ class SessionManager:
             token=token,
             logout_token=derive_logout_token(token),
         )
-        digests = token_digest(token), token_digest(session.logout_token)
+        return session, token
+
+    async def persist_new(self, session: Session, *, conn: Connection | None = None) -> None:
+        """Store a session made by :meth:`new` (with its device), in ``conn`` when given."""
+        assert session.token is not None and session.logout_token is not None
+        digests = token_digest(session.token), token_digest(session.logout_token)
         if conn is None and store.insert_is_atomic(self.app.db):
             await store.insert_session(self.app.db, session, *digests)  # one statement: no transaction
         else:
             await self._write(conn, store.insert_session, session, *digests)
-        return session, token
 
     async def step_up(
         self,
@@ -317,44 +344,43 @@ class SessionManager:
 
         One SQL statement at most; shapes that cannot be a token cost none.
         """
-        session, _ = await self._authenticate(request, None)
-        return session
-
-    async def _authenticate(self, request: Any, cache: store.SessionCache | None) -> tuple[Session | None, Any]:
-        """:meth:`authenticate`, through ``cache`` when given: (session, its cache entry or None)."""
         token, cookie = self.presented(request)
         if not looks_like_session_token(token):
-            return None, None
-        digest = token_digest(token)
-        entry = None
+            return None
+        session, _ = await self._load(token, cookie, token_digest(token), None, None)
+        return session
+
+    async def _load(
+        self, token: str, cookie: CookiePayload | None, digest: str, cache: store.SessionCache | None, entry: Any
+    ) -> tuple[Session | None, Any]:
+        """The active session of ``token``: from the cache ``entry`` when there is one, else with
+        one statement (stored in ``cache`` when given). Returns (session, its cache entry or None)."""
         if cache is None:
             session = await store.load_by_token_digest(self.app.db, digest)
+        elif entry is None:
+            generation = cache.generation
+            row = await store.load_row_by_token_digest(self.app.db, digest)
+            if row is None:
+                return None, None
+            entry = cache.put(digest, row, generation)
+            session = store.session_from_row(row)
         else:
-            entry = cache.get(digest)
-            if entry is None:
-                generation = cache.generation
-                row = await store.load_row_by_token_digest(self.app.db, digest)
-                if row is None:
-                    return None, None
-                entry = cache.put(digest, row, generation)
-                session = store.session_from_row(row)
-            else:
-                session = store.session_from_row(entry.row)
+            session = store.session_from_row(entry.row)
         if session is None or not session.is_active():
             return None, None
         session.token = token
         session.cookie_expires_at = cookie.expires_at if cookie is not None else None
         return session, entry
 
-    def _session_cache(self) -> store.SessionCache | None:
-        """The session cache when ``feature_flags.cacheable_sessions`` is on (PostgreSQL only);
-        started on first use, listening for change announcements on the app's database."""
+    def session_cache(self) -> store.SessionCache | None:
+        """The session cache, on PostgreSQL unless ``feature_flags.cacheable_sessions`` is
+        ``false``; started on first use, listening for change announcements on the app's database."""
         db = self.app.db
         current = self.__dict__.get("_cache")
         if current is not None and current[0] is db:
             return current[1]
         flags = self.config.feature_flags
-        if not flags.cacheable_sessions or db.dialect != "postgres" or not hasattr(db, "listen"):
+        if flags.cacheable_sessions is False or db.dialect != "postgres" or not hasattr(db, "listen"):
             self._cache = (db, None)
             return None
         max_age = flags.cacheable_sessions_max_age
@@ -367,18 +393,27 @@ class SessionManager:
         """``GET /sessions/whoami``: :meth:`whoami` and the session's JSON (``session_dict``,
         public, encoded), served from the session cache when it is enabled.
 
+        At most one cache lookup and, when it misses, one SQL statement.
+
         Returns the facts the response needs beyond the body (a :class:`Session` does too).
 
         Raises:
             Unauthorized: no valid session (401 without error id).
             Forbidden: ``session_aal2_required`` when the session's AAL is too low.
         """
-        cache = self._session_cache()
+        token, cookie = self.presented(request)
+        if not looks_like_session_token(token):
+            raise no_valid_session()
+        digest = token_digest(token)
+        cache = self.session_cache()
+        entry = None
         if cache is not None:
-            answer = self._whoami_from_cache(request, cache)
-            if answer is not None:
-                return answer
-        session, entry = await self._authenticate(request, cache)
+            entry = cache.get(digest)
+            if entry is not None:
+                answer = self._whoami_from_entry(entry, token, cookie)
+                if answer is not None:
+                    return answer
+        session, entry = await self._load(token, cookie, digest, cache, entry)
         if session is None:
             raise no_valid_session()
         self.check_aal(session, self.config.session.whoami.required_aal)
@@ -391,14 +426,12 @@ class SessionManager:
             body = entry.body = session_json(session, self.app.public_base_url)
         return session, body
 
-    def _whoami_from_cache(self, request: Any, cache: store.SessionCache) -> tuple[WhoamiAnswer, bytes] | None:
+    def _whoami_from_entry(
+        self, entry: Any, token: str, cookie: CookiePayload | None
+    ) -> tuple[WhoamiAnswer, bytes] | None:
         """A cached whoami answer without decoding the session, or None (then the full path
-        decides: unknown entry, not rendered yet, inactive or expired, AAL not yet checked)."""
-        token, cookie = self.presented(request)
-        if not looks_like_session_token(token):
-            return None
-        entry = cache.get(token_digest(token))
-        if entry is None or entry.body is None or not entry.aal_ok:
+        decides: not rendered yet, inactive or expired, AAL not yet checked)."""
+        if entry.body is None or not entry.aal_ok:
             return None
         if not entry.flag_active or entry.expires_at <= utcnow():
             return None

@@ -4,10 +4,10 @@
 * identities load in one statement and insert in one (PostgreSQL), with the same result as the
   multi-statement path; a session is issued in one statement without a transaction;
 * the lean PostgreSQL pool survives cancellation and bounds its connections;
-* the opt-in session cache (``feature_flags.cacheable_sessions``) serves whoami without SQL and
+* the session cache (on PostgreSQL unless ``feature_flags.cacheable_sessions: false``) serves whoami without SQL and
   never serves a session after a change announced by any process: revocations, identity updates,
   writes by code that does not announce, a lost LISTEN connection;
-* the hashing pool has one thread per core.
+* the hashing pools of all server processes together have one thread per core.
 """
 
 from __future__ import annotations
@@ -341,11 +341,11 @@ async def _eventually(check: Any, timeout: float = 3.0) -> None:
 
 @pytest.fixture
 async def two_processes(tmp_path: Path, postgres_dsn: str) -> AsyncIterator[tuple[KratosApp, KratosApp]]:
-    """Two apps on one database, like two worker processes; the first caches sessions."""
+    """Two apps on one database, like two worker processes; only the first caches sessions."""
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     cached = make_app(tmp_path / "a", _cache_config(tmp_path / "a", postgres_dsn))
-    other = make_app(tmp_path / "b", base_config(tmp_path / "b", postgres_dsn))
+    other = make_app(tmp_path / "b", base_config(tmp_path / "b", postgres_dsn, feature_flags={"cacheable_sessions": False}))
     await cached.start(migrate=True)
     await other.start()
     try:
@@ -364,7 +364,7 @@ async def _listening(app: KratosApp) -> None:
     await _whoami(app, "ory_st_" + "Z" * 32)  # starts the cache and its listener
 
     async def ready() -> bool:
-        cache = app.sessions._session_cache()
+        cache = app.sessions.session_cache()
         return cache is not None and cache.enabled
 
     await _eventually(ready)
@@ -465,7 +465,7 @@ async def test_a_lost_listener_disables_the_cache_until_it_listens_again(
     _, token = await issue(cached, identity)
     await _listening(cached)
     await _whoami(cached, token)
-    cache = cached.sessions._session_cache()
+    cache = cached.sessions.session_cache()
     assert cache is not None and len(cache) == 1
     # Kill the LISTEN connection from the server side.
     killed = await other.db.fetchval(
@@ -523,24 +523,45 @@ async def test_cached_whoami_keeps_cookie_reissue_and_expiry(tmp_path: Path, pos
         await app.stop()
 
 
-async def test_cache_is_off_without_the_flag_and_on_sqlite(tmp_path: Path) -> None:
-    app = make_app(tmp_path, base_config(tmp_path, f"sqlite://{tmp_path}/k.sqlite", feature_flags={"cacheable_sessions": True}))
-    await app.start(migrate=True)
+async def test_cache_is_on_by_default_on_postgres_only(tmp_path: Path, postgres_dsn: str) -> None:
+    sqlite = make_app(tmp_path, base_config(tmp_path, f"sqlite://{tmp_path}/k.sqlite", feature_flags={"cacheable_sessions": True}))
+    default = make_app(tmp_path, base_config(tmp_path, postgres_dsn))
+    off = make_app(tmp_path, base_config(tmp_path, postgres_dsn, feature_flags={"cacheable_sessions": False}))
+    await sqlite.start(migrate=True)
+    await default.start(migrate=True)
+    await off.start()
     try:
-        assert app.sessions._session_cache() is None
+        assert sqlite.sessions.session_cache() is None
+        assert off.sessions.session_cache() is None
+        cache = default.sessions.session_cache()
+        assert cache is not None
+        identity = await new_identity(default)
+        _, token = await issue(default, identity)
+        await _listening(default)
+        assert (await _whoami(default, token)).status_code == 200
+        assert len(cache) == 1
     finally:
-        await app.stop()
+        for app in (sqlite, default, off):
+            await app.stop()
 
 
 # -- hashing --------------------------------------------------------------------------------------
 
 
-def test_hash_pool_has_one_thread_per_core() -> None:
-    from kratos_password.pool import HashPool
+def test_hashing_threads_share_the_cores_among_server_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kratos_password.pool import HashPool, default_threads
 
+    cores = len(os.sched_getaffinity(0))
+    assert default_threads({}) == cores
+    assert default_threads({"KRATOS_SERVE_WORKERS": str(cores)}) == 1  # workers = cores: one each
+    assert default_threads({"KRATOS_SERVE_WORKERS": str(cores * 4)}) == 1  # never zero
+    assert default_threads({"KRATOS_SERVE_WORKERS": "2", "KRATOS_HASH_THREADS": "5"}) == 5
+    assert default_threads({"KRATOS_SERVE_WORKERS": "garbage"}) == cores
+    monkeypatch.delenv("KRATOS_HASH_THREADS", raising=False)
+    monkeypatch.setenv("KRATOS_SERVE_WORKERS", "1")
     pool = HashPool()
     try:
-        assert pool.max_workers == (os.cpu_count() or 1)
+        assert pool.max_workers == cores
         assert HashPool(max_workers=3).max_workers == 3
     finally:
         pool.shutdown()

@@ -432,8 +432,10 @@ async def test_lifecycle_hooks_see_and_can_veto(tmp_path: Path) -> None:
         refused = await kc.login("jane@example.org")
         assert refused.status_code == 403
         session = hooks.calls[-1][1]
-        stored = await kc.app.db.fetchrow("SELECT active FROM sessions WHERE id = $1", session.id)
-        assert stored["active"] is False  # fail closed: the issued session was revoked
+        # Fail closed: the refused login's session was never stored, and only the first
+        # login's session exists.
+        assert await kc.app.db.fetchrow("SELECT id FROM sessions WHERE id = $1", session.id) is None
+        assert await kc.app.db.fetchval("SELECT count(*) FROM sessions") == 1
     finally:
         await kc.close()
         await kc.app.stop()

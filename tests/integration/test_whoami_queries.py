@@ -1,7 +1,13 @@
-"""The whoami hot path costs one SQL statement, on SQLite and on PostgreSQL alike."""
+"""The whoami hot path costs at most one SQL statement and one cache lookup.
+
+On SQLite (one process) every whoami is one statement. On PostgreSQL the session cache is on by
+default: a token's first whoami is one lookup that misses plus one statement, later ones one
+lookup and no statement; with ``feature_flags.cacheable_sessions: false`` it is one statement.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +18,7 @@ import pytest
 
 from kratos_core.app import KratosApp
 from kratos_core.identity.model import Credential, utcnow
+from kratos_core.session.store import SessionCache
 from kratos_core.session.tokens import token_digest
 from tests.conftest import base_config, make_app
 from tests.integration.test_sessions import cookie_header, fake_request, issue, new_identity, token_header
@@ -65,26 +72,73 @@ async def rich_session(app: KratosApp) -> tuple[Any, str]:
     return session, token
 
 
-async def test_whoami_runs_exactly_one_statement(any_app: KratosApp, monkeypatch: pytest.MonkeyPatch) -> None:
-    session, token = await rich_session(any_app)
-    counter = StatementCounter(any_app.db, monkeypatch)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=any_app.public), base_url="http://127.0.0.1:4433") as public:
-        for headers in (token_header(token), cookie_header(any_app, session, token), {"Authorization": f"Bearer {token}"}):
+class LookupCounter:
+    """Counts session-cache lookups (``SessionCache.get``) of every cache."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.lookups = 0
+        original = SessionCache.get
+
+        def counted(cache: SessionCache, digest: str) -> Any:
+            self.lookups += 1
+            return original(cache, digest)
+
+        monkeypatch.setattr(SessionCache, "get", counted)
+
+
+async def whoami_costs(app: KratosApp, monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """(statements, cache lookups) of each whoami: three presentations of one token, twice."""
+    cache = app.sessions.session_cache()
+    for _ in range(500):  # the cache serves once its LISTEN connection is up
+        if cache is None or cache.enabled:
+            break
+        await asyncio.sleep(0.01)
+    session, token = await rich_session(app)
+    if cache is not None:
+        await asyncio.sleep(0.2)  # the announcements of those writes come back to this process too
+    counter = StatementCounter(app.db, monkeypatch)
+    lookups = LookupCounter(monkeypatch)
+    costs = []
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app.public), base_url="http://127.0.0.1:4433") as public:
+        for headers in [token_header(token), cookie_header(app, session, token), {"Authorization": f"Bearer {token}"}] * 2:
             counter.reset()
+            lookups.lookups = 0
             r = await public.get("/sessions/whoami", headers=headers)
-            assert r.status_code == 200
-            assert len(counter.statements) == 1, counter.statements
+            assert r.status_code == 200 and r.json()["id"] == str(session.id)
+            costs.append((len(counter.statements), lookups.lookups))
 
         # Unknown but well-formed tokens cost the one lookup; garbage costs nothing.
         counter.reset()
+        lookups.lookups = 0
         assert (await public.get("/sessions/whoami", headers=token_header("ory_st_" + "Z" * 32))).status_code == 401
-        assert len(counter.statements) == 1
+        assert len(counter.statements) == 1 and lookups.lookups <= 1
         # (The stale cookie above was re-issued; drop it from the client's jar.)
         public.cookies.clear()
         counter.reset()
+        lookups.lookups = 0
         for headers in ({}, token_header("garbage"), {"Cookie": "ory_kratos_session=forged"}):
             assert (await public.get("/sessions/whoami", headers=headers)).status_code == 401
-        assert counter.statements == []
+        assert counter.statements == [] and lookups.lookups == 0
+    return costs
+
+
+async def test_whoami_costs_one_statement_or_one_cache_hit(any_app: KratosApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    costs = await whoami_costs(any_app, monkeypatch)
+    if any_app.db.dialect == "sqlite":
+        assert costs == [(1, 0)] * 6
+    else:
+        assert costs == [(1, 1)] + [(0, 1)] * 5
+
+
+async def test_without_the_cache_every_whoami_is_one_statement(
+    tmp_path: Path, postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app(tmp_path, base_config(tmp_path, postgres_dsn, feature_flags={"cacheable_sessions": False}))
+    await app.start(migrate=True)
+    try:
+        assert await whoami_costs(app, monkeypatch) == [(1, 0)] * 6
+    finally:
+        await app.stop()
 
 
 async def test_one_statement_loads_the_whole_session(any_app: KratosApp) -> None:

@@ -82,6 +82,20 @@ class MemoryBudget:
             waiter.set_result(None)
 
 
+def default_threads(env: dict[str, str] | None = None) -> int:
+    """Hashing threads per process: ``KRATOS_HASH_THREADS``, else the cores this process may use
+    divided among the server processes (``KRATOS_SERVE_WORKERS``, set by ``kratos serve
+    --workers``), at least one."""
+    env = os.environ if env is None else env
+    explicit = env.get("KRATOS_HASH_THREADS", "").strip()
+    if explicit.isdigit() and int(explicit) > 0:
+        return int(explicit)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    workers = env.get("KRATOS_SERVE_WORKERS", "").strip()
+    processes = int(workers) if workers.isdigit() and int(workers) > 0 else 1
+    return max(1, cores // processes)
+
+
 class HashPool:
     """Runs hashing and verification in threads, within a memory budget.
 
@@ -96,7 +110,7 @@ class HashPool:
     """
 
     def __init__(self, max_workers: int | None = None, memory_budget_bytes: int | None = None) -> None:
-        self.max_workers = max_workers or os.cpu_count() or 1
+        self.max_workers = max_workers or default_threads()
         self._executor = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="kratos-hash")
         self.memory = MemoryBudget(memory_budget_bytes or DEFAULT_MEMORY_BUDGET_BYTES)
         self._dummies: dict[HasherSettings, str] = {}
