@@ -88,10 +88,28 @@ def _not_found() -> NotFound:
 
 def enabled_methods(ex: Exchange, protocol: type) -> list[Any]:
     """Enabled methods implementing ``protocol``, in Kratos's strategy order."""
-    rank = {name: i for i, name in enumerate(STRATEGY_ORDER)}
-    enabled = ex.app.plugins.enabled_methods(ex.app.config).values()
-    ordered = sorted(enabled, key=lambda m: rank.get(m.id, len(rank)))
-    return [m for m in ordered if isinstance(m, protocol)]
+    host, config = ex.app.plugins, ex.app.config
+    enabled = host.enabled_methods(config)
+    # Config and registry do not change while the app runs, and isinstance on a runtime
+    # Protocol inspects every attribute each time (~30 us): remember the answer per protocol.
+    key = (protocol, id(config), tuple(enabled))
+    cache = host.__dict__.setdefault("_methods_by_protocol", {})
+    hit = cache.get(key)
+    if hit is None or hit[0] is not config:
+        rank = {name: i for i, name in enumerate(STRATEGY_ORDER)}
+        ordered = sorted(enabled.values(), key=lambda m: rank.get(m.id, len(rank)))
+        hit = cache[key] = (config, [m for m in ordered if isinstance(m, protocol)])
+    return list(hit[1])
+
+
+def implements(host: Any, method: Any, protocol: type) -> bool:
+    """``isinstance(method, protocol)``, remembered per method object of this plugin host."""
+    cache = host.__dict__.setdefault("_implements", {})
+    key = (id(method), protocol)
+    hit = cache.get(key)
+    if hit is None or hit[0] is not method:
+        hit = cache[key] = (method, isinstance(method, protocol))
+    return hit[1]
 
 
 def choose_method(ex: Exchange, kind: str, protocol: type, method_id: Any) -> Any:
@@ -103,7 +121,7 @@ def choose_method(ex: Exchange, kind: str, protocol: type, method_id: Any) -> An
         NotFound: The method exists but is disabled in config (Kratos answers 404).
     """
     method = ex.app.plugins.methods.get(method_id) if isinstance(method_id, str) else None
-    if method is None or not isinstance(method, protocol):
+    if method is None or not implements(ex.app.plugins, method, protocol):
         raise FlowValidationError.on_flow(messages.no_strategy(kind))  # type: ignore[arg-type]
     if method_id not in ex.app.plugins.enabled_methods(ex.app.config):
         raise NotFound(METHOD_DISABLED_REASON)
