@@ -144,6 +144,7 @@ def test_refresh_required_and_expired_errors_parse(tmp_path: Path) -> None:
         create_identity(live)
         token = sdk_login(frontend)
         flow = frontend.create_native_settings_flow(x_session_token=token)
+        time.sleep(0.01)  # the session is older than 1 ms on any machine
         refused = ErrorGeneric.from_json(failed(lambda: frontend.update_settings_flow(flow.id, password(NEW_PASSWORD), x_session_token=token), 403))
         assert refused.error.id == "session_refresh_required"
         assert refused.additional_properties["redirect_browser_to"].startswith("http://127.0.0.1:4433/self-service/login/browser?refresh=true")

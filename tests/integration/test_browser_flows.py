@@ -6,6 +6,7 @@ treats as HTML (a form post), unless a test sends ``Accept: application/json`` (
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -237,6 +238,7 @@ async def test_return_to_is_checked_at_init(browser: Browser) -> None:
 async def test_expired_browser_flow_moves_to_a_new_one(make: Any) -> None:
     browser = await make(flows={"login": {"lifespan": "1ms"}})
     flow_id = await browser.start("login")
+    await asyncio.sleep(0.01)  # past the 1 ms lifespan on any machine
     form = {"csrf_token": "x", "identifier": "a@b.co", "password": PASSWORD, "method": "password"}
     html = await browser.post("login", flow_id, form)
     assert html.status_code == 303

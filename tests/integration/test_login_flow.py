@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
@@ -328,6 +329,7 @@ async def test_expired_flow(tmp_path: Path) -> None:
     kc = await started(tmp_path, password_config(tmp_path, selfservice={"flows": {"login": {"lifespan": "1ms"}}}))
     try:
         flow = await kc.api_flow(return_to="http://127.0.0.1:4455/after")
+        await asyncio.sleep(0.01)  # past the 1 ms lifespan on any machine
         fetched = await kc.public.get("/self-service/login/flows", params={"id": flow["id"]})
         assert fetched.status_code == 410
         error = fetched.json()["error"]
@@ -337,11 +339,15 @@ async def test_expired_flow(tmp_path: Path) -> None:
         body = response.json()
         assert body["error"]["id"] == "self_service_flow_expired" and body["error"]["message"] == "self-service flow expired"
         assert body["use_flow_id"] != flow["id"] and body["since"] > 0 and body["expired_at"] == flow["expires_at"]
-        replacement = (await kc.public.get("/self-service/login/flows", params={"id": body["use_flow_id"]}))
         # The replacement has the same short lifespan; its stored state is what we check.
-        stored = await kc.app.db.fetchrow("SELECT ui, return_to FROM selfservice_flows WHERE id = $1", uuid.UUID(body["use_flow_id"]))
+        stored = await kc.app.db.fetchrow(
+            "SELECT ui, return_to, issued_at, expires_at FROM selfservice_flows WHERE id = $1", uuid.UUID(body["use_flow_id"])
+        )
         assert [m["id"] for m in stored["ui"]["messages"]] == [4010001]
         assert stored["return_to"] == "http://127.0.0.1:4455/after"
+        assert stored["expires_at"] - stored["issued_at"] == dt.timedelta(milliseconds=1)
+        await asyncio.sleep(0.01)  # past the replacement's 1 ms as well (a fast machine gets here sooner)
+        replacement = await kc.public.get("/self-service/login/flows", params={"id": body["use_flow_id"]})
         assert replacement.status_code == 410
     finally:
         await kc.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import threading
@@ -300,6 +301,7 @@ async def test_unknown_method_is_4010003(kc: Clients) -> None:
 async def test_expired_registration_flow(make: Any, tmp_path: Path) -> None:
     kc = await make(config(tmp_path, flows={"registration": {"lifespan": "1ms"}}))
     flow = await kc.flow()
+    await asyncio.sleep(0.01)  # past the 1 ms lifespan on any machine
     response = await kc.submit(flow["id"], {"method": "password", "password": PASSWORD, "traits": {"email": "late@example.org"}})
     assert response.status_code == 410 and response.json()["error"]["id"] == "self_service_flow_expired"
     new_id = uuid.UUID(response.json()["use_flow_id"])

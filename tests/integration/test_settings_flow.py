@@ -7,6 +7,7 @@ either HTML form posts (``Accept: */*``) or SPA calls (``Accept: application/jso
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import uuid
@@ -353,6 +354,7 @@ async def test_protected_changes_need_a_privileged_session(make: Any) -> None:
     identity = await kc.create_identity()
     token = await kc.token()
     flow = await kc.api_flow(token)
+    await asyncio.sleep(0.01)  # the session is older than 1 ms on any machine
     # Traits that are neither identifiers nor addresses may change with an old session.
     named = await kc.submit(flow["id"], {"method": "profile", "traits": {"email": EMAIL, "name": {"first": "J"}}}, token)
     assert named.status_code == 200, named.text
@@ -671,6 +673,7 @@ async def test_browser_refresh_and_resume(make: Any) -> None:
     browser = kc.browser()
     await kc.browser_login(browser)
     flow = await kc.browser_flow(browser)
+    await asyncio.sleep(0.01)  # the session is older than 1 ms on any machine
     page = await kc.post_form(browser, flow, {"method": "password", "password": NEW_PASSWORD})
     assert page.status_code == 303
     back = f"{PUBLIC}/self-service/settings?flow={flow['id']}"
