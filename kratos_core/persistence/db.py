@@ -18,6 +18,7 @@ import asyncio
 import collections
 import contextlib
 import datetime as dt
+import logging
 import re
 import sqlite3
 import uuid
@@ -26,6 +27,8 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "Database",
@@ -354,6 +357,10 @@ async def announce(conn: Connection, payload: str) -> None:
         return
     await conn.fetchval(_NOTIFY, SESSION_CHANGES_CHANNEL, payload)
     _tell_local(payload)
+    if isinstance(conn, _PgConn):
+        conn.announced.append(payload)  # delivered at commit: the transaction waits for it then
+    elif isinstance(conn, PostgresDatabase):
+        await conn.await_echo(payload)
 
 
 async def _flush_announcement(raw_conn: Any) -> None:
@@ -425,6 +432,8 @@ class _PgConn:
 
     def __init__(self, conn: Any) -> None:
         self._conn = conn
+        #: Announcements made in this transaction (their echo is awaited after the commit).
+        self.announced: list[str] = []
 
     # Plain try/except rather than a context manager: these run several times per request and
     # a generator-based context manager costs more than the statement's Python side.
@@ -437,6 +446,7 @@ class _PgConn:
             raise
         if _needs_flush(sql):  # a write with RETURNING
             await _flush_announcement(self._conn)
+            self.announced.append("*")
         return [dict(r) for r in rows]
 
     async def fetchrow(self, sql: str, *args: Any) -> dict[str, Any] | None:
@@ -447,6 +457,7 @@ class _PgConn:
             raise
         if _needs_flush(sql):
             await _flush_announcement(self._conn)
+            self.announced.append("*")
         return dict(row) if row is not None else None
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
@@ -457,6 +468,7 @@ class _PgConn:
             raise
         if _needs_flush(sql):
             await _flush_announcement(self._conn)
+            self.announced.append("*")
         return value
 
     async def execute(self, sql: str, *args: Any) -> int:
@@ -467,6 +479,7 @@ class _PgConn:
             raise
         if _needs_flush(sql):
             await _flush_announcement(self._conn)
+            self.announced.append("*")
         try:
             return int(status.rsplit(" ", 1)[-1])
         except ValueError:
@@ -480,6 +493,7 @@ class _PgConn:
             raise
         if _needs_flush(sql):
             await _flush_announcement(self._conn)
+            self.announced.append("*")
 
 
 def _raise_ours(exc: Exception) -> None:
@@ -662,6 +676,8 @@ class PostgresDatabase:
         self.url = info.redacted
         self._pool: _LeanPool | None = None
         self._listeners: list[asyncio.Task[None]] = []
+        self._listening = 0
+        self._echoes: dict[str, list[asyncio.Future[None]]] = {}
 
     async def connect(self, pool_size: int) -> None:
         import asyncpg
@@ -684,7 +700,8 @@ class PostgresDatabase:
             raise
         try:
             result = await getattr(conn, method)(sql, *args)
-            if _needs_flush(sql):
+            flushed = _needs_flush(sql)
+            if flushed:
                 await _flush_announcement(conn)
         except BaseException as exc:
             if _reusable_after(exc):
@@ -695,6 +712,8 @@ class PostgresDatabase:
                 _raise_ours(exc)
             raise
         pool.release(conn)
+        if flushed:
+            await self.await_echo("*")
         return result
 
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
@@ -727,9 +746,10 @@ class PostgresDatabase:
         except Exception as exc:
             _raise_ours(exc)
             raise
+        tx = _PgConn(conn)
         try:
             async with conn.transaction():
-                yield _PgConn(conn)
+                yield tx
         except BaseException as exc:
             # Our own errors raised inside the block (a duplicate, a validation error) arrive
             # after the rollback went through; a cancelled or failed statement may not have.
@@ -741,6 +761,8 @@ class PostgresDatabase:
                 pool.discard(conn)
             raise
         pool.release(conn)
+        if tx.announced:
+            await self.await_echo(tx.announced[-1])
 
     @contextlib.asynccontextmanager
     async def batch(self) -> AsyncIterator[Connection]:
@@ -752,6 +774,42 @@ class PostgresDatabase:
 
     async def ping(self) -> None:
         await self.fetchval("SELECT 1")
+
+    async def await_echo(self, payload: str, timeout: float = 0.25) -> None:
+        """Wait (at most ``timeout`` seconds) until this process's own LISTEN connection has
+        received a committed announcement.
+
+        PostgreSQL signals every listening session when a NOTIFY commits, so once ours has it,
+        the other processes' listeners have been sent it too: a client that sees the answer to a
+        revocation and asks another process next finds that process's cache already told. No
+        wait without a listening connection (nothing here caches).
+        """
+        if not self._listening:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._echoes.setdefault(payload, []).append(waiter)
+        try:
+            await asyncio.wait_for(waiter, timeout)
+        except asyncio.TimeoutError:
+            log.warning("no echo of a session change announcement within %.0f ms", timeout * 1000)
+        finally:
+            waiting = self._echoes.get(payload)
+            if waiting is not None:
+                with contextlib.suppress(ValueError):
+                    waiting.remove(waiter)
+                if not waiting:
+                    del self._echoes[payload]
+
+    def _echoed(self, payload: str) -> None:
+        for waiter in self._echoes.pop(payload, ()):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _set_listening(self, up: bool) -> None:
+        self._listening += 1 if up else -1
+        if not self._listening:  # nothing will arrive any more: stop waiting
+            for payload in list(self._echoes):
+                self._echoed(payload)
 
     def listen(self, channel: str, on_message: Any, on_state: Any, *, heartbeat: float = 5.0) -> None:
         """LISTEN on ``channel`` on a dedicated connection, for as long as the database is open.
@@ -768,14 +826,17 @@ class PostgresDatabase:
         import asyncpg
 
         delay = 0.1
+        up = False
         while True:
             conn = None
             lost = asyncio.get_running_loop().create_future()
             try:
                 conn = await asyncpg.connect(self._info.target, command_timeout=heartbeat)
                 conn.add_termination_listener(lambda _c: lost.done() or lost.set_result(None))
-                await conn.add_listener(channel, lambda _c, _pid, _ch, payload: on_message(payload))
+                await conn.add_listener(channel, lambda _c, _pid, _ch, payload: self._received(on_message, payload))
                 on_state(True)
+                self._set_listening(True)
+                up = True
                 delay = 0.1
                 while not lost.done():
                     await asyncio.wait([lost], timeout=heartbeat)
@@ -783,16 +844,25 @@ class PostgresDatabase:
                         await conn.fetchval("SELECT 1", timeout=heartbeat)
             except asyncio.CancelledError:
                 on_state(False)
+                if up:
+                    self._set_listening(False)
                 if conn is not None:
                     conn.terminate()
                 raise
             except Exception:  # noqa: BLE001 - any failure: stop trusting, reconnect
                 pass
             on_state(False)
+            if up:
+                self._set_listening(False)
+                up = False
             if conn is not None:
                 conn.terminate()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+    def _received(self, on_message: Any, payload: str) -> None:
+        on_message(payload)
+        self._echoed(payload)
 
     async def close(self) -> None:
         for task in self._listeners:

@@ -523,6 +523,31 @@ async def test_cached_whoami_keeps_cookie_reissue_and_expiry(tmp_path: Path, pos
         await app.stop()
 
 
+async def test_a_revocation_answers_after_its_announcement_came_back(
+    two_processes: tuple[KratosApp, KratosApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer waits for its own LISTEN connection to receive the change: by then PostgreSQL
+    has sent it to every other listening process too."""
+    cached, _ = two_processes
+    identity = await new_identity(cached)
+    session, token = await issue(cached, identity)
+    await _listening(cached)
+    events: list[str] = []
+    echoed = cached.db._echoed  # type: ignore[attr-defined]
+    monkeypatch.setattr(cached.db, "_echoed", lambda payload: (events.append(f"echo {payload}"), echoed(payload)))
+    await cached.sessions.revoke(session.id)
+    events.append("revoked")
+    assert events.index(f"echo s:{session.id}") < events.index("revoked")
+    assert (await _whoami(cached, token)).status_code == 401
+    # Without a listening connection nothing waits (and nothing hangs).
+    listening = cached.db._listening  # type: ignore[attr-defined]
+    monkeypatch.setattr(cached.db, "_listening", 0)
+    started = asyncio.get_running_loop().time()
+    await cached.sessions.revoke_token(token)
+    assert asyncio.get_running_loop().time() - started < 0.2
+    monkeypatch.setattr(cached.db, "_listening", listening)
+
+
 async def test_cache_is_on_by_default_on_postgres_only(tmp_path: Path, postgres_dsn: str) -> None:
     sqlite = make_app(tmp_path, base_config(tmp_path, f"sqlite://{tmp_path}/k.sqlite", feature_flags={"cacheable_sessions": True}))
     default = make_app(tmp_path, base_config(tmp_path, postgres_dsn))
