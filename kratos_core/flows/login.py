@@ -17,8 +17,8 @@ from litestar import Response
 
 from ..actions.runner import LOGIN_AFTER, ActionContext, plan_actions, run_actions
 from ..errors import BadRequest, KratosError, Unauthorized
-from ..methods.protocols import LoginContext, LoginMethod, LoginResult, ShowFlow
 from ..identity.model import encodable_time
+from ..methods.protocols import LoginContext, LoginMethod, LoginResult, ShowFlow
 from ..session.model import session_dict
 from ..ui import messages
 from . import store

@@ -374,7 +374,8 @@ class SessionManager:
 
     def session_cache(self) -> store.SessionCache | None:
         """The session cache, on PostgreSQL unless ``feature_flags.cacheable_sessions`` is
-        ``false``; started on first use, listening for change announcements on the app's database."""
+        ``false``; made (and its LISTEN connection started) by ``KratosApp.start``, or on first
+        use by an app started otherwise."""
         db = self.app.db
         current = self.__dict__.get("_cache")
         if current is not None and current[0] is db:
