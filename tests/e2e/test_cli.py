@@ -3,64 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import base_config, free_port, write_config
-
-REPO = Path(__file__).resolve().parents[2]
-KRATOS = [sys.executable, "-m", "kratos_core"]
-
-
-def run(args: list[str], env: dict[str, str] | None = None, input: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*KRATOS, *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, input=input, timeout=60, cwd=REPO
-    )
-
-
-class Served:
-    def __init__(self, proc: subprocess.Popen, public: str, admin: str) -> None:
-        self.proc, self.public, self.admin = proc, public, admin
-
-
-def serve(config: Path, env: dict[str, str], *extra: str) -> Served:
-    pub, adm = free_port(), free_port()
-    env = {
-        **os.environ,
-        **env,
-        "SERVE_PUBLIC_PORT": str(pub),
-        "SERVE_ADMIN_PORT": str(adm),
-        "SERVE_PUBLIC_BASE_URL": f"http://127.0.0.1:{pub}/",
-        "SERVE_ADMIN_BASE_URL": f"http://127.0.0.1:{adm}/",
-    }
-    proc = subprocess.Popen([*KRATOS, "serve", "-c", str(config), *extra], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    served = Served(proc, f"http://127.0.0.1:{pub}", f"http://127.0.0.1:{adm}")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited early: {proc.stdout.read()}")
-        try:
-            if httpx.get(f"{served.admin}/health/ready", timeout=1).status_code == 200:
-                return served
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise AssertionError(f"server did not become ready: {proc.stdout.read()}")
-
-
-def stop(served: Served) -> str:
-    served.proc.send_signal(signal.SIGTERM)
-    out, _ = served.proc.communicate(timeout=20)
-    assert served.proc.returncode == 0, out
-    return out
+from tests.conftest import base_config, write_config
+from tests.e2e.processes import REPO, start_server
+from tests.e2e.processes import run_kratos as run
 
 
 def test_dev_config_serves_on_sqlite_and_identities_cli(tmp_path: Path) -> None:
@@ -74,7 +24,7 @@ def test_dev_config_serves_on_sqlite_and_identities_cli(tmp_path: Path) -> None:
     assert f"Applied {len(MIGRATIONS)} migration(s)" in migrated.stdout
     assert "all migrations are applied" in run(["migrate", "sql", "-e", "--yes"], env=env).stdout
 
-    served = serve(REPO / "config" / "kratos.yml", env, "--dev")
+    served = start_server("sqlite", REPO / "config" / "kratos.yml", env, tmp_path, "--dev")
     try:
         adm = {"KRATOS_ADMIN_URL": served.admin}
         import_file = tmp_path / "people.json"
@@ -96,19 +46,19 @@ def test_dev_config_serves_on_sqlite_and_identities_cli(tmp_path: Path) -> None:
         r = httpx.get(f"{served.public}/admin/identities", follow_redirects=False)
         assert r.status_code == 307
     finally:
-        stop(served)
+        served.stop()
 
 
 def test_serves_on_postgres_from_the_environment(tmp_path: Path, postgres_dsn: str) -> None:
     env = {"DSN": postgres_dsn}
     assert run(["migrate", "sql", "-e", "--yes"], env=env).returncode == 0
-    served = serve(REPO / "config" / "kratos.yml", env)
+    served = start_server("postgres", REPO / "config" / "kratos.yml", env, tmp_path)
     try:
         r = httpx.post(f"{served.admin}/admin/identities", json={"schema_id": "default", "traits": {"email": "pg@example.org"}})
         assert r.status_code == 201
         assert httpx.get(f"{served.admin}/admin/identities").json()[0]["id"] == r.json()["id"]
     finally:
-        stop(served)
+        served.stop()
 
 
 def test_serve_refuses_unmigrated_postgres(tmp_path: Path, postgres_dsn: str) -> None:

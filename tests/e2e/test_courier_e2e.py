@@ -70,15 +70,8 @@ from ory_kratos_client.models.verification_flow import VerificationFlow
 
 from tests.conftest import base_config, require_or_skip, write_config
 from tests.courier_helpers import REDIS_URL, redis_available
-from tests.e2e.mailbox import (
-    KratosProcess,
-    Mailbox,
-    SmsGateway,
-    one_code,
-    run_kratos,
-    start_courier_worker,
-    start_server,
-)
+from tests.e2e.mailbox import Mailbox, SmsGateway, one_code
+from tests.e2e.processes import KratosProcess, run_kratos, start_courier_worker, start_server
 
 UI = "http://127.0.0.1:4455"
 WELCOME = f"{UI}/welcome"
