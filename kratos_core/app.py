@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from litestar import Litestar
 
     from .courier import Courier
+    from .services import Services
 
     from .config import Config
     from .session.manager import SessionManager
@@ -77,6 +78,13 @@ class KratosApp:
         from .courier import Courier
 
         return Courier(self)
+
+    @cached_property
+    def services(self) -> Services:
+        """What plugins may use (:mod:`kratos_core.services`), one object per app."""
+        from .services import Services
+
+        return Services(self)
 
     @cached_property
     def sessions(self) -> SessionManager:

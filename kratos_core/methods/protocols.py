@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
     from ..flows.model import Flow
     from ..identity.schema import IdentitySchema
+    from ..services import Services
 
 __all__ = [
     "RegistrationStep",
@@ -125,6 +126,11 @@ class _FlowContext:
     def config(self) -> Config:
         """The server configuration."""
         return self.app.config
+
+    @property
+    def services(self) -> Services:
+        """Identities, sessions, one-time secrets, the outbox and transactions (the plugin API)."""
+        return self.app.services
 
     @property
     def is_browser(self) -> bool:
