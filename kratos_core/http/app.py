@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import re
+from collections.abc import Iterable, Iterator
+
 from litestar import Litestar, Response
+from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -40,11 +44,58 @@ async def _after_request(response: Response) -> Response:
     return response
 
 
+_PARAM = re.compile(r"\{[^}:]*(:[^}]*)?\}")
+
+
+def _route_keys(handler: Any) -> Iterator[tuple[str, str]]:
+    """``(normalised path, HTTP method)`` for a route handler or router (parameters as ``{}``)."""
+    routes = getattr(handler, "routes", None)
+    if routes is not None:  # a Router
+        pairs: Iterable[tuple[str, Iterable[str]]] = ((r.path, getattr(r, "methods", ())) for r in routes)
+    else:
+        pairs = ((path, handler.http_methods) for path in handler.paths)
+    for path, methods in pairs:
+        normal = _PARAM.sub(lambda m: "{*}" if (m.group(1) or "") == ":path" else "{}", path).rstrip("/") or "/"
+        for method in methods:
+            if method not in ("OPTIONS", "HEAD"):
+                yield normal, method
+
+
+def _shadows(path: str, core: str) -> bool:
+    if path == core:
+        return True
+    if core.endswith("/{*}"):  # a catch-all (the port hops): every path below it is the core's
+        prefix = core[: -len("{*}")]
+        return path.startswith(prefix) or path + "/" == prefix
+    return False
+
+
+def check_plugin_routes(api: str, core_handlers: Iterable[Any], plugin_handlers: Iterable[Any], owner: Any) -> None:
+    """Refuse plugin routes that answer a path and method a core route answers.
+
+    Raises:
+        PluginError: Names the plugin, the route and the API.
+    """
+    from ..plugins.manager import PluginError
+
+    core = {key for handler in core_handlers for key in _route_keys(handler)}
+    for handler in plugin_handlers:
+        for path, method in _route_keys(handler):
+            if any(m == method and _shadows(path, p) for p, m in core):
+                raise PluginError(
+                    f"plugin {owner(handler)!r} registers {method} {path} on the {api} API, "
+                    "which a core route already answers: plugin routes may not shadow core routes"
+                )
+
+
 def _build(kratos: KratosApp, api: str, handlers: list[Any]) -> Litestar:
     routes = kratos.plugins.routes()
     extra = routes.public if api == "public" else routes.admin
+    check_plugin_routes(api, handlers, extra, routes.owner)
     app = Litestar(
         route_handlers=[*handlers, *extra],
+        # Plugin routes ask for the services by naming a ``services`` parameter.
+        dependencies={"services": Provide(lambda: kratos.services, sync_to_thread=False)},
         exception_handlers={
             KratosError: handle_kratos_error,
             HTTPException: handle_http_exception,

@@ -48,29 +48,45 @@ class Registrar(Generic[T]):
 
 
 class MethodRegistrar(Registrar[Any]):
+    """Handed to ``kratos_register_methods``: call it with each method object."""
+
     kind = "method"
 
 
 class FlowActionRegistrar(Registrar[Any]):
+    """Handed to ``kratos_register_flow_actions``: call it with each flow action."""
+
     kind = "flow action"
 
 
 class ChannelRegistrar(Registrar[Any]):
+    """Handed to ``kratos_register_courier_channels``: call it with each channel."""
+
     kind = "courier channel"
 
 
 class RouteRegistrar:
-    """Collects Litestar handlers per API (``public`` or ``admin``)."""
+    """Collects Litestar handlers per API (``public`` or ``admin``), and who registered each.
+
+    A handler may take a ``services`` parameter: the app injects its
+    :class:`kratos_core.services.Services`. A path that a core route already answers stops the
+    start (checked when the HTTP apps are built).
+    """
 
     def __init__(self) -> None:
         self.public: list[Any] = []
         self.admin: list[Any] = []
+        self.owners: dict[int, str] = {}
         self.current_plugin = "?"
 
     def __call__(self, handler: Any, api: str = "public") -> None:
         if api not in ("public", "admin"):
             raise ValueError(f'api must be "public" or "admin", got {api!r}')
         (self.public if api == "public" else self.admin).append(handler)
+        self.owners[id(handler)] = self.current_plugin
+
+    def owner(self, handler: Any) -> str:
+        return self.owners.get(id(handler), "?")
 
 
 RegisterCallback = Callable[[Any], None]
