@@ -93,31 +93,43 @@ class KratosError(Exception):
 
 
 class BadRequest(KratosError):
+    """400: malformed input; during a flow submit it is shown as a message on the flow."""
+
     status_code = 400
     default_message = "The request was malformed or contained invalid parameters"
 
 
 class Unauthorized(KratosError):
+    """401: no valid session (or token) where one is needed."""
+
     status_code = 401
     default_message = "The request could not be authorized"
 
 
 class Forbidden(KratosError):
+    """403: the session may not do this (e.g. ``session_aal2_required``, a privileged session needed)."""
+
     status_code = 403
     default_message = "The requested action was forbidden"
 
 
 class NotFound(KratosError):
+    """404: no such resource (an unknown id, a disabled endpoint)."""
+
     status_code = 404
     default_message = "The requested resource could not be found"
 
 
 class Conflict(KratosError):
+    """409: a unique identifier or address is taken by another identity."""
+
     status_code = 409
     default_message = "The resource could not be created due to a conflict"
 
 
 class Gone(KratosError):
+    """410: the resource expired (e.g. ``self_service_flow_expired``)."""
+
     status_code = 410
     default_message = "The requested resource is no longer available because it has expired or is otherwise invalid."
 
@@ -138,10 +150,14 @@ class UnprocessableEntity(KratosError):
 
 
 class InternalServerError(KratosError):
+    """500: an unexpected failure; its details are logged, never shown."""
+
     status_code = 500
 
 
 class BadGateway(KratosError):
+    """502: an upstream service (a webhook, an HTTP gateway, a breach check) failed."""
+
     status_code = 502
     default_message = "A third-party upstream service responded improperly."
 

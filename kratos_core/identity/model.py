@@ -32,10 +32,13 @@ IDENTITY_STATES = ("active", "inactive")
 
 
 def utcnow() -> dt.datetime:
+    """The current time, timezone-aware in UTC (what every stored timestamp uses)."""
     return dt.datetime.now(dt.UTC)
 
 
 class VerifiableAddress(msgspec.Struct, kw_only=True):
+    """An address (email or phone) whose control a verification flow proves."""
+
     id: uuid.UUID
     value: str
     via: str
@@ -61,6 +64,8 @@ class VerifiableAddress(msgspec.Struct, kw_only=True):
 
 
 class RecoveryAddress(msgspec.Struct, kw_only=True):
+    """An address a recovery code or link can be sent to."""
+
     id: uuid.UUID
     value: str
     via: str
@@ -102,6 +107,8 @@ class Credential(msgspec.Struct, kw_only=True):
 
 
 class Identity(msgspec.Struct, kw_only=True):
+    """An identity: traits (validated by its schema), credentials by type, addresses, metadata."""
+
     id: uuid.UUID
     schema_id: str
     traits: dict[str, Any]

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kratos_core.courier.model import DeliveryError, Message
+from kratos_core.api import DeliveryError, Message
 
 from .request import DEFAULT_TIMEOUT, Prepared, load_request_config, send
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kratos_core.config import Config
+    from kratos_core.api import Config
 
 __all__ = ["HttpChannel"]
 
@@ -52,7 +52,7 @@ class HttpChannel:
                 return
 
     def _configure_email(self, config: Config) -> None:
-        from kratos_core.config import ConfigError
+        from kratos_core.api import ConfigError
 
         raw = config.courier.http.request_config
         self._missing = "courier.http.request_config is not set"

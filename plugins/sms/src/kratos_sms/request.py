@@ -28,11 +28,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import httpx
 import msgspec
 
-from kratos_core.config import ConfigError
-from kratos_core.courier.model import DeliveryError, Message
+from kratos_core.api import ConfigError, DeliveryError, Message
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kratos_core.config import Config
+    from kratos_core.api import Config
 
 __all__ = ["RequestConfig", "BodyTemplate", "build_context", "default_body", "render_body", "send", "load_request_config"]
 
@@ -183,7 +182,7 @@ def load_request_config(raw: Any, config: Config, key: str, *, message_type: str
         ConfigError: Unknown keys, a bad URL or auth, or a body template that does not load or
             evaluate.
     """
-    from kratos_core.config.frozen import thaw
+    from kratos_core.api import thaw
 
     try:
         parsed = msgspec.convert(thaw(raw), RequestConfig)

@@ -18,13 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import aiosmtplib
 
-from kratos_core.config import ConfigError
-from kratos_core.courier.model import DeliveryError, Message, utcnow
+from kratos_core.api import ConfigError, DeliveryError, Message, utcnow
 
 from .settings import SmtpSettings, has_line_break, settings_from_config
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kratos_core.config import Config
+    from kratos_core.api import Config
 
 __all__ = ["SmtpChannel", "build_email", "DEFAULT_TIMEOUT"]
 

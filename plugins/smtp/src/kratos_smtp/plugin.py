@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kratos_core import hookimpl
+from kratos_core.api import hookimpl
 
 from kratos_smtp.channel import SmtpChannel
 

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import msgspec
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kratos_core.config import Config
+    from kratos_core.api import Config
 
 __all__ = ["SmtpSettings", "parse_connection_uri", "settings_from_config", "has_line_break"]
 

@@ -1,0 +1,170 @@
+"""The plugin contract: everything a plugin may import from kratos-core, in one namespace.
+
+A plugin package imports ``kratos_core.api`` (and ``kratos_core.testing`` in its tests) and
+nothing else of kratos-core; every other module is internal and may change without notice.
+``tests/meta/test_public_api.py`` keeps the first-party plugins and the plugin template to it.
+
+The names, by what they are for:
+
+* hooks: :data:`hookimpl`, :data:`hookspec` (the hooks themselves are documented in the hook
+  reference, from :mod:`kratos_core.hookspecs`);
+* methods: the per-flow protocols, the contexts they are handed and the results they return;
+* flow actions: :class:`FlowAction`, :class:`ActionContext` and the stage names;
+* courier channels: :class:`Message` and :class:`DeliveryError`;
+* services: :class:`Services` (identities, sessions, one-time secrets, the outbox, flows and
+  transactions), reached as ``ctx.services`` or injected into plugin routes as ``services``;
+* the UI: nodes, the container, message builders (:mod:`messages`) and :class:`TextMessage`;
+* errors: the Kratos error family and the flow-error family that steer a flow;
+* models: identities, addresses, flows, sessions; configuration types.
+"""
+
+from __future__ import annotations
+
+from . import __version__, hookimpl, hookspec
+from .actions.runner import LOGIN_AFTER, RECOVERY_AFTER, REGISTRATION_AFTER, SETTINGS_AFTER, ActionContext, FlowAction
+from .config import Config, ConfigError
+from .config.frozen import thaw
+from .courier.model import DeliveryError, Dispatch, Message
+from .errors import (
+    BadGateway,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    Gone,
+    InternalServerError,
+    KratosError,
+    NotFound,
+    Unauthorized,
+)
+from .flows.codes import CODE_LENGTH, CodeAlreadyUsed, CodeNotFound, OneTimeSecret, TooManySubmissions
+from .flows.errors import FlowRedirect, FlowValidationError
+from .flows.exchange import with_query
+from .flows.messages import channel_for, expires_in_minutes
+from .flows.model import Flow
+from .flows.verification import find_verifiable
+from .identity.model import Credential, Identity, RecoveryAddress, VerifiableAddress, identity_public_dict, utcnow
+from .identity.normalize import normalize_identifier
+from .methods import CredentialImporter, Method
+from .methods.protocols import (
+    SHOW_FLOW,
+    AddressProof,
+    AdminRecovery,
+    LoginContext,
+    LoginMethod,
+    LoginResult,
+    RecoveryContext,
+    RecoveryMethod,
+    RecoveryProof,
+    RegistrationContext,
+    RegistrationMethod,
+    RegistrationResult,
+    RegistrationStep,
+    RestartFlow,
+    SettingsContext,
+    SettingsMethod,
+    SettingsResult,
+    ShowFlow,
+    VerificationContext,
+    VerificationMethod,
+)
+from .plugins.registry import (
+    ChannelRegistrar,
+    DuplicateRegistration,
+    FlowActionRegistrar,
+    MethodRegistrar,
+    RouteRegistrar,
+)
+from .services import FlowStore, OneTimeSecrets, Outbox, Services, Transaction
+from .session.model import Session
+from .ui import messages
+from .ui.container import Container
+from .ui.nodes import Node, input_node, submit_node
+from .ui.text import TextMessage
+from .ui.traits import identifier_label, trait_nodes
+
+__all__ = [
+    "CODE_LENGTH",
+    "LOGIN_AFTER",
+    "RECOVERY_AFTER",
+    "REGISTRATION_AFTER",
+    "SETTINGS_AFTER",
+    "SHOW_FLOW",
+    "ActionContext",
+    "AddressProof",
+    "AdminRecovery",
+    "BadGateway",
+    "BadRequest",
+    "ChannelRegistrar",
+    "CodeAlreadyUsed",
+    "CodeNotFound",
+    "Config",
+    "ConfigError",
+    "Conflict",
+    "Container",
+    "Credential",
+    "CredentialImporter",
+    "DeliveryError",
+    "Dispatch",
+    "DuplicateRegistration",
+    "Flow",
+    "FlowAction",
+    "FlowActionRegistrar",
+    "FlowRedirect",
+    "FlowStore",
+    "FlowValidationError",
+    "Forbidden",
+    "Gone",
+    "Identity",
+    "InternalServerError",
+    "KratosError",
+    "LoginContext",
+    "LoginMethod",
+    "LoginResult",
+    "Message",
+    "Method",
+    "MethodRegistrar",
+    "Node",
+    "NotFound",
+    "OneTimeSecret",
+    "OneTimeSecrets",
+    "Outbox",
+    "RecoveryAddress",
+    "RecoveryContext",
+    "RecoveryMethod",
+    "RecoveryProof",
+    "RegistrationContext",
+    "RegistrationMethod",
+    "RegistrationResult",
+    "RegistrationStep",
+    "RestartFlow",
+    "RouteRegistrar",
+    "Services",
+    "Session",
+    "SettingsContext",
+    "SettingsMethod",
+    "SettingsResult",
+    "ShowFlow",
+    "TextMessage",
+    "TooManySubmissions",
+    "Transaction",
+    "Unauthorized",
+    "VerifiableAddress",
+    "VerificationContext",
+    "VerificationMethod",
+    "__version__",
+    "channel_for",
+    "expires_in_minutes",
+    "find_verifiable",
+    "hookimpl",
+    "hookspec",
+    "identifier_label",
+    "identity_public_dict",
+    "input_node",
+    "messages",
+    "normalize_identifier",
+    "submit_node",
+    "thaw",
+    "trait_nodes",
+    "utcnow",
+    "with_query",
+]
