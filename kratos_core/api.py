@@ -74,7 +74,8 @@ from .plugins.registry import (
     MethodRegistrar,
     RouteRegistrar,
 )
-from .services import FlowStore, OneTimeSecrets, Outbox, Services, Transaction
+from .flows.continuation import Flows
+from .services import InjectedServices, OneTimeSecrets, Outbox, Services, Transaction
 from .session.model import Session
 from .ui import messages
 from .ui.container import Container
@@ -110,11 +111,12 @@ __all__ = [
     "FlowAction",
     "FlowActionRegistrar",
     "FlowRedirect",
-    "FlowStore",
+    "Flows",
     "FlowValidationError",
     "Forbidden",
     "Gone",
     "Identity",
+    "InjectedServices",
     "InternalServerError",
     "KratosError",
     "LoginContext",

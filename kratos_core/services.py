@@ -15,20 +15,22 @@ import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from litestar.di import NamedDependency
 
 from .flows import codes as _codes
+from .flows.continuation import Flows
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import KratosApp
     from .config import Config
-    from .flows.model import Flow
     from .identity.manager import IdentityManager
     from .identity.model import Identity
     from .identity.schema import SchemaRegistry
     from .session.manager import SessionManager
 
-__all__ = ["Services", "Transaction", "OneTimeSecrets", "Outbox", "FlowStore"]
+__all__ = ["Services", "InjectedServices", "Transaction", "OneTimeSecrets", "Outbox"]
 
 
 class Transaction:
@@ -158,25 +160,6 @@ class Outbox:
         )
 
 
-class FlowStore:
-    """Reading and saving self-service flows (for plugin routes such as an OIDC callback)."""
-
-    def __init__(self, app: KratosApp) -> None:
-        self._app = app
-
-    async def get(self, flow_id: uuid.UUID, kind: str) -> Flow | None:
-        """The stored flow of ``kind`` (``login``, ``registration`` ...), or None."""
-        from .flows import store
-
-        return await store.get_flow(self._app.db, flow_id, kind)
-
-    async def save(self, flow: Flow, tx: Transaction | None = None) -> None:
-        """Store the flow's changed state, UI and internal context."""
-        from .flows import store
-
-        await store.update_flow(_conn(tx) if tx is not None else self._app.db, flow)
-
-
 class Services:
     """The services of one running server, as plugins see them.
 
@@ -186,14 +169,15 @@ class Services:
         sessions: Issuing, finding and revoking sessions.
         secrets: Single-use codes and link tokens.
         outbox: Courier messages.
-        flows: Stored self-service flows.
+        flows: Stored self-service flows, and continuing them from plugin routes
+            (:class:`kratos_core.flows.continuation.Flows`).
     """
 
     def __init__(self, app: KratosApp) -> None:
         self._app = app
         self.secrets = OneTimeSecrets(app)
         self.outbox = Outbox(app)
-        self.flows = FlowStore(app)
+        self.flows = Flows(app)
 
     @property
     def config(self) -> Config:
@@ -231,3 +215,8 @@ class Services:
         from .persistence import identities as store
 
         return await store.get_identity(self._app.db, identity_id)
+
+
+#: The annotation of a plugin route's ``services`` parameter (``services: InjectedServices``):
+#: the app injects its :class:`Services` there.
+InjectedServices: TypeAlias = NamedDependency[Services]

@@ -159,6 +159,10 @@ class RegistrationFlows(FlowHandler):
             self.set_csrf(flow)
             await store.update_flow(self.app.db, flow)
             return self.answer(flow, 400)
+        return await self.complete(flow, result)
+
+    async def complete(self, flow: Flow, result: RegistrationResult) -> Response[Any]:
+        """Store the new identity and its session, run the hooks and actions, and answer."""
         session, token = await self.persist(flow, result)
         await self.app.plugins.notify("kratos_registration_post_persist", flow=flow, identity=result.identity, session=session)
         actions = await self._after(flow, result, session)

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 from litestar import Response, get, post
+from litestar.params import FromPath
 
-from kratos_core import hookimpl
+from kratos_core.api import InjectedServices, hookimpl
 from kratos_core.plugins.manager import PluginError
 from kratos_core.testing import clients
 
@@ -27,7 +28,7 @@ class RoutesPlugin:
 
 
 @get("/plugin/identities/{identity_id:uuid}")
-async def identity_traits(identity_id: uuid.UUID, services: Any) -> Response[Any]:
+async def identity_traits(identity_id: FromPath[uuid.UUID], services: InjectedServices) -> Response[Any]:
     identity = await services.identity(identity_id)
     if identity is None:
         return Response({"error": "none"}, status_code=404)
