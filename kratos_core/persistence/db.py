@@ -20,7 +20,9 @@ import contextlib
 import datetime as dt
 import logging
 import re
+import secrets
 import sqlite3
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
@@ -307,6 +309,20 @@ class SqliteDatabase(_SqliteConn):
 
 #: The NOTIFY channel of session/identity changes.
 SESSION_CHANGES_CHANNEL = "kratos_session_changes"
+
+#: How old (seconds) the proof may be that a caching process has received every announcement:
+#: a process serves from its cache only while its newest heartbeat (a NOTIFY it sent to itself
+#: and received back, which PostgreSQL delivers after every announcement committed before it)
+#: was sent less than this long ago, and a write that announces a change answers only this long
+#: after its commit. So once the writer answers, every process either has the announcement or
+#: has stopped answering from its cache, however its LISTEN connection is doing (issue 15).
+CACHE_STALENESS = 0.1
+#: How often (seconds) a listening process sends itself a heartbeat; well below the staleness.
+HEARTBEAT_INTERVAL = 0.025
+#: A heartbeat not answered within this long (seconds) means the LISTEN connection is lost.
+HEARTBEAT_TIMEOUT = 1.0
+#: ``application_name`` of the LISTEN connections (``pg_stat_activity`` shows it).
+LISTENER_APPLICATION_NAME = "kratos session listener"
 
 _NOTIFY = "SELECT pg_notify($1, $2)"
 _CACHED_TABLES = re.compile(
@@ -677,7 +693,8 @@ class PostgresDatabase:
         self._pool: _LeanPool | None = None
         self._listeners: list[asyncio.Task[None]] = []
         self._listening = 0
-        self._echoes: dict[str, list[asyncio.Future[None]]] = {}
+        #: Until when (``time.monotonic()``) this process is proven to have every announcement.
+        self.fresh_until = 0.0
 
     async def connect(self, pool_size: int) -> None:
         import asyncpg
@@ -775,73 +792,71 @@ class PostgresDatabase:
     async def ping(self) -> None:
         await self.fetchval("SELECT 1")
 
-    async def await_echo(self, payload: str, timeout: float = 0.25) -> None:
-        """Wait (at most ``timeout`` seconds) until this process's own LISTEN connection has
-        received a committed announcement.
+    async def await_echo(self, payload: str) -> None:
+        """After a committed announcement: wait until every caching process has received it or
+        stopped answering from its cache (:data:`CACHE_STALENESS` after the commit).
 
-        PostgreSQL signals every listening session when a NOTIFY commits, so once ours has it,
-        the other processes' listeners have been sent it too: a client that sees the answer to a
-        revocation and asks another process next finds that process's cache already told. No
-        wait without a listening connection (nothing here caches).
+        PostgreSQL delivers notifications in commit order, and a process serves cached sessions
+        only while it holds a heartbeat sent less than :data:`CACHE_STALENESS` ago; a heartbeat
+        sent after this commit arrives after this announcement. No wait where this process does
+        not cache sessions (the deployment's processes share their config).
         """
-        if not self._listening:
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._echoes.setdefault(payload, []).append(waiter)
-        try:
-            await asyncio.wait_for(waiter, timeout)
-        except asyncio.TimeoutError:
-            log.warning("no echo of a session change announcement within %.0f ms", timeout * 1000)
-        finally:
-            waiting = self._echoes.get(payload)
-            if waiting is not None:
-                with contextlib.suppress(ValueError):
-                    waiting.remove(waiter)
-                if not waiting:
-                    del self._echoes[payload]
+        if self._listeners:
+            await asyncio.sleep(CACHE_STALENESS)
 
-    def _echoed(self, payload: str) -> None:
-        for waiter in self._echoes.pop(payload, ()):
-            if not waiter.done():
-                waiter.set_result(None)
+    @property
+    def fresh(self) -> bool:
+        """Whether this process has provably received every announcement older than
+        :data:`CACHE_STALENESS` (a cache may answer only then)."""
+        return time.monotonic() < self.fresh_until
 
     def _set_listening(self, up: bool) -> None:
         self._listening += 1 if up else -1
-        if not self._listening:  # nothing will arrive any more: stop waiting
-            for payload in list(self._echoes):
-                self._echoed(payload)
+        if not up:
+            self.fresh_until = 0.0
 
-    def listen(self, channel: str, on_message: Any, on_state: Any, *, heartbeat: float = 5.0) -> None:
+    def listen(self, channel: str, on_message: Any, on_state: Any) -> None:
         """LISTEN on ``channel`` on a dedicated connection, for as long as the database is open.
 
         ``on_message(payload)`` is called for every notification; ``on_state(True)`` once the
-        connection listens (again), ``on_state(False)`` as soon as it is lost or stops answering
-        the heartbeat (a ``SELECT 1`` every ``heartbeat`` seconds), after which it reconnects
-        with back-off. While the state is False notifications may be missed.
+        connection listens (again), ``on_state(False)`` as soon as it is lost or a heartbeat is
+        not answered within :data:`HEARTBEAT_TIMEOUT`, after which it reconnects with back-off.
+        Every :data:`HEARTBEAT_INTERVAL` the connection notifies a channel of its own; each
+        heartbeat that comes back moves :attr:`fresh_until` to its send time plus
+        :data:`CACHE_STALENESS`.
         """
-        task = asyncio.get_running_loop().create_task(self._listen_forever(channel, on_message, on_state, heartbeat))
+        task = asyncio.get_running_loop().create_task(self._listen_forever(channel, on_message, on_state))
         self._listeners.append(task)
 
-    async def _listen_forever(self, channel: str, on_message: Any, on_state: Any, heartbeat: float) -> None:
+    async def _listen_forever(self, channel: str, on_message: Any, on_state: Any) -> None:
         import asyncpg
 
         delay = 0.1
         up = False
+        own = f"kratos_heartbeat_{secrets.token_hex(8)}"
         while True:
             conn = None
             lost = asyncio.get_running_loop().create_future()
+            sent: dict[int, float] = {}
             try:
-                conn = await asyncpg.connect(self._info.target, command_timeout=heartbeat)
+                conn = await asyncpg.connect(
+                    self._info.target,
+                    command_timeout=HEARTBEAT_TIMEOUT,
+                    server_settings={"application_name": LISTENER_APPLICATION_NAME},
+                )
                 conn.add_termination_listener(lambda _c: lost.done() or lost.set_result(None))
-                await conn.add_listener(channel, lambda _c, _pid, _ch, payload: self._received(on_message, payload))
+                await conn.add_listener(channel, lambda _c, _pid, _ch, payload: on_message(payload))
+                await conn.add_listener(own, lambda _c, _pid, _ch, payload: self._heartbeat(sent, payload))
                 on_state(True)
                 self._set_listening(True)
                 up = True
                 delay = 0.1
+                beat = 0
                 while not lost.done():
-                    await asyncio.wait([lost], timeout=heartbeat)
-                    if not lost.done():
-                        await conn.fetchval("SELECT 1", timeout=heartbeat)
+                    beat += 1
+                    sent[beat] = time.monotonic()
+                    await conn.execute("SELECT pg_notify($1, $2)", own, str(beat), timeout=HEARTBEAT_TIMEOUT)
+                    await asyncio.wait([lost], timeout=HEARTBEAT_INTERVAL)
             except asyncio.CancelledError:
                 on_state(False)
                 if up:
@@ -860,9 +875,13 @@ class PostgresDatabase:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
-    def _received(self, on_message: Any, payload: str) -> None:
-        on_message(payload)
-        self._echoed(payload)
+    def _heartbeat(self, sent: dict[int, float], payload: str) -> None:
+        beat = int(payload)
+        at = sent.pop(beat, None)
+        if at is not None and self._listening:
+            self.fresh_until = max(self.fresh_until, at + CACHE_STALENESS)
+        for older in [key for key in sent if key < beat]:
+            del sent[older]  # beats are answered in order: an older one still here was lost
 
     async def close(self) -> None:
         for task in self._listeners:

@@ -386,6 +386,7 @@ class SessionManager:
             return None
         max_age = flags.cacheable_sessions_max_age
         cache = store.SessionCache(max_age=max_age.total_seconds() if max_age else 60.0)
+        cache.clock = db
         db.listen(store.SESSION_CHANGES_CHANNEL, cache.invalidate, cache.set_listening)
         self._cache = (db, cache)
         return cache

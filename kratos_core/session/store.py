@@ -429,6 +429,10 @@ class CacheEntry:
         self.expires_at: dt.datetime = row["expires_at"]
 
 
+class _NeverFresh:
+    fresh = False
+
+
 class SessionCache:
     """Sessions by token digest in this process, exact up to the delivery of a change
     announcement (opt-in: ``feature_flags.cacheable_sessions``, PostgreSQL only).
@@ -438,9 +442,11 @@ class SessionCache:
     code that does not announce are announced as "everything" by the database layer), and every
     caching process LISTENs. Rules that keep it exact:
 
-    * entries are only served while the LISTEN connection is up and answering its heartbeat; when
-      it is lost the cache is emptied and disabled until it listens again (announcements made
-      meanwhile could have been missed);
+    * entries are only served while the LISTEN connection is up and proven current: its newest
+      heartbeat came back and was sent less than ``CACHE_STALENESS`` ago (a stalled connection
+      stops the cache within that bound, and writers wait that long after announcing, so no
+      process answers from a cache that missed a committed revocation); when the connection is
+      lost the cache is emptied and disabled until it listens again;
     * an entry is stored only if no announcement arrived between the start of its database read
       and its arrival (``generation``), so a read racing a revocation cannot resurrect the
       revoked state;
@@ -451,8 +457,8 @@ class SessionCache:
       tokens are not cached.
 
     A revocation committed by one process reaches another when its notification does (on one
-    host, well under a millisecond; under load, as long as that process's event loop takes to
-    run the callback).
+    host, well under a millisecond); the revoking request answers only ``CACHE_STALENESS`` after
+    its commit, when every other process has it or has stopped serving from its cache.
     """
 
     def __init__(self, *, max_entries: int = 4096, max_age: float = 60.0) -> None:
@@ -460,6 +466,8 @@ class SessionCache:
         self.max_age = max_age
         self.enabled = False
         self.generation = 0
+        #: What proves the announcements are current (the database's ``fresh`` flag).
+        self.clock: Any = _NeverFresh()
         self._entries: dict[str, CacheEntry] = {}
         _CACHES.add(self)
 
@@ -467,8 +475,8 @@ class SessionCache:
         return len(self._entries)
 
     def get(self, digest: str) -> CacheEntry | None:
-        if not self.enabled:
-            return None
+        if not self.enabled or not self.clock.fresh:
+            return None  # a listener not proven current may have missed a revocation
         entry = self._entries.get(digest)
         if entry is not None and entry.expires < time.monotonic():
             del self._entries[digest]
@@ -477,7 +485,7 @@ class SessionCache:
 
     def put(self, digest: str, row: dict[str, Any], generation: int) -> CacheEntry | None:
         """Store a row read when :attr:`generation` was ``generation`` (else drop it)."""
-        if not self.enabled or generation != self.generation:
+        if not self.enabled or generation != self.generation or not self.clock.fresh:
             return None
         entries = self._entries
         if len(entries) >= self.max_entries and digest not in entries:

@@ -365,7 +365,7 @@ async def _listening(app: KratosApp) -> None:
 
     async def ready() -> bool:
         cache = app.sessions.session_cache()
-        return cache is not None and cache.enabled
+        return cache is not None and cache.enabled and app.db.fresh  # type: ignore[attr-defined]
 
     await _eventually(ready)
 
@@ -470,7 +470,7 @@ async def test_a_lost_listener_disables_the_cache_until_it_listens_again(
     # Kill the LISTEN connection from the server side.
     killed = await other.db.fetchval(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-        "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+        "WHERE datname = current_database() AND application_name = 'kratos session listener'"
     )
     assert killed == 1
 
@@ -523,29 +523,49 @@ async def test_cached_whoami_keeps_cookie_reissue_and_expiry(tmp_path: Path, pos
         await app.stop()
 
 
-async def test_a_revocation_answers_after_its_announcement_came_back(
+async def test_a_revocation_answers_only_when_every_cache_has_it_or_stopped_serving(
     two_processes: tuple[KratosApp, KratosApp], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The writer waits for its own LISTEN connection to receive the change: by then PostgreSQL
-    has sent it to every other listening process too."""
-    cached, _ = two_processes
+    """A caching process serves only with a heartbeat younger than CACHE_STALENESS, and a writer
+    answers CACHE_STALENESS after its commit: by then every cache has the change or is bypassed."""
+    from kratos_core.persistence.db import CACHE_STALENESS
+
+    cached, other = two_processes
     identity = await new_identity(cached)
     session, token = await issue(cached, identity)
     await _listening(cached)
-    events: list[str] = []
-    echoed = cached.db._echoed  # type: ignore[attr-defined]
-    monkeypatch.setattr(cached.db, "_echoed", lambda payload: (events.append(f"echo {payload}"), echoed(payload)))
+    assert cached.db.fresh  # type: ignore[attr-defined]
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     await cached.sessions.revoke(session.id)
-    events.append("revoked")
-    assert events.index(f"echo s:{session.id}") < events.index("revoked")
+    assert loop.time() - started >= CACHE_STALENESS
     assert (await _whoami(cached, token)).status_code == 401
-    # Without a listening connection nothing waits (and nothing hangs).
-    listening = cached.db._listening  # type: ignore[attr-defined]
-    monkeypatch.setattr(cached.db, "_listening", 0)
-    started = asyncio.get_running_loop().time()
-    await cached.sessions.revoke_token(token)
-    assert asyncio.get_running_loop().time() - started < 0.2
-    monkeypatch.setattr(cached.db, "_listening", listening)
+    # A process that does not cache sessions has nobody to wait for.
+    _, token2 = await issue(other, identity)
+    started = loop.time()
+    await other.sessions.revoke_token(token2)
+    assert loop.time() - started < CACHE_STALENESS
+
+
+async def test_a_listener_whose_heartbeats_stop_coming_back_stops_the_cache(
+    two_processes: tuple[KratosApp, KratosApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kratos_core.persistence.db import CACHE_STALENESS
+
+    cached, _ = two_processes
+    identity = await new_identity(cached)
+    _, token = await issue(cached, identity)
+    await _listening(cached)
+    await _whoami(cached, token)
+    cache = cached.sessions.session_cache()
+    assert cache is not None and len(cache) == 1
+    # Heartbeats that are sent but never come back, as behind a stalled connection.
+    monkeypatch.setattr(cached.db, "_heartbeat", lambda sent, payload: None)
+    await asyncio.sleep(CACHE_STALENESS + 0.05)
+    assert cache.enabled and not cached.db.fresh  # type: ignore[attr-defined]
+    counter = StatementCounter(cached.db, monkeypatch)
+    assert (await _whoami(cached, token)).status_code == 200
+    assert len(counter.statements) == 1  # read from the database, not the cache
 
 
 async def test_cache_is_on_by_default_on_postgres_only(tmp_path: Path, postgres_dsn: str) -> None:
