@@ -130,7 +130,8 @@ class Flows:
         from ..identity.validation import TraitsValidationError
 
         schemas = self._app.schemas
-        schema = schemas.get(flow.identity_schema) if flow.identity_schema in schemas else schemas.default
+        wanted = flow.identity_schema
+        schema = schemas.get(wanted) if wanted and wanted in schemas else schemas.default
         now = utcnow()
         identity = Identity(
             id=uuid.uuid4(),
