@@ -178,6 +178,7 @@ class ChallengeFlows(FlowHandler):
             self.ex.regenerate_csrf()  # Kratos hands out a new token with every replacement
         flow = await self.build(old.type, old.request_url, old.return_to)
         flow.internal_context.update({k: v for k, v in old.internal_context.items() if k in self.carried_over})
+        await self.before_actions(flow)
         return flow
 
     # -- fetch -----------------------------------------------------------------------------
@@ -454,7 +455,7 @@ class VerificationFlows(ChallengeFlows):
             session=None,
             method=flow.active or self.use,
         )
-        await run_actions(ctx, plan_actions((), self.settings.after.hooks), self.app.plugins.actions.items)
+        await run_actions(ctx, plan_actions((), self.settings.after.hooks), self.app.plugins.actions)
 
 
 def find_verifiable(addresses: list[VerifiableAddress], via: str, value: str) -> VerifiableAddress | None:
