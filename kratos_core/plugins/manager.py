@@ -340,7 +340,7 @@ class PluginHost:
             model = getattr(channel_obj, "config_model", None)
             index, entry = entries.get(cid, (None, None))
             raw = getattr(entry, "config", None)
-            path = f"courier.channels.{index}.config"
+            path = f"courier.channels.{index}.config" if index is not None else f'courier.channels (no entry with id "{cid}")'
             if model is None:
                 if raw:
                     raise PluginError(f'{path}: the channel "{cid}" takes no config')
