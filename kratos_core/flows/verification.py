@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from litestar import Request, Response
 
-from ..actions.runner import ActionContext, plan_actions, run_actions
+from ..actions.runner import VERIFICATION_AFTER, ActionContext, plan_actions, run_actions
 from ..errors import BadRequest, Gone, KratosError, NotFound
 from ..identity.model import Identity, VerifiableAddress, utcnow
 from ..methods.protocols import AddressProof, RestartFlow, ShowFlow, VerificationContext, VerificationMethod
@@ -51,9 +51,6 @@ __all__ = [
     "find_verifiable",
     "new_challenge_flow",
 ]
-
-#: Stage name of the verification flow's configured ``after`` actions.
-VERIFICATION_AFTER = "verification.after"
 
 #: The verification state machine (section 1.3): a resend stays in ``sent_email``.
 VERIFICATION_STATES: dict[str, frozenset[str]] = {
