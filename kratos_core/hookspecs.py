@@ -116,13 +116,19 @@ def kratos_register_flow_actions(register: FlowActionRegistrar) -> None:
 
     Called once at start-up. Call ``register(action)`` with an object carrying ``id`` (the name
     used in config, e.g. ``web_hook``), ``config_model`` (a msgspec Struct type for the entry's
-    ``config``, or None) and the coroutine(s) the flow engine runs. The order in which actions
-    run is the order of the config list, never plugin order.
+    ``config``, or None), ``stages`` (the stages it can run in: ``LOGIN_BEFORE``,
+    ``REGISTRATION_PRE_PERSIST``, ``SETTINGS_AFTER`` ... from ``kratos_core.actions.runner``)
+    and ``async execute(ctx, config)`` (see :class:`kratos_core.actions.runner.FlowAction`).
+    The order in which actions run is the order of the config list, never plugin order; naming
+    an action in a stage it does not declare stops the start with the key path.
 
     Args:
         register: Call with an action object; duplicate ids fail at start-up.
 
     Added in: 0.1.0
+
+    Changed in: 0.2.0: ``stages`` is checked at start-up (it was a request-time warning), and
+    the ``before`` and ``pre_persist`` stages run.
     """
 
 

@@ -215,6 +215,7 @@ class PluginHost:
                 package = KNOWN_METHOD_PACKAGES.get(name)
                 hint = f'install the "{package}" package' if package else "install the plugin that provides it"
                 msg = f'selfservice.methods.{name} is enabled but no installed plugin provides the "{name}" method: {hint}'
+                msg += self._blocked_hint(name, package, "method")
                 if name in explicit or package is None:
                     raise PluginError(msg)
                 log.warning("%s; the method stays off", msg)
@@ -230,7 +231,7 @@ class PluginHost:
         self._check_channels(config)
         self._configure_sections(config)
 
-    def _blocked_hint(self, name: str, package: str | None = None) -> str:
+    def _blocked_hint(self, name: str, package: str | None = None, kind: str = "") -> str:
         """Why a component may be missing: a blocked plugin (said when any plugin is blocked)."""
         if not self.blocked:
             return ""
@@ -241,7 +242,7 @@ class PluginHost:
         for blocked in sorted(self.blocked):
             dist = self.blocked_installed.get(blocked)
             dist_name = dist.metadata["name"] if dist is not None else None
-            if blocked in candidates or dist_name in candidates or (package == "kratos-core" and blocked in BUILTIN_PLUGINS):
+            if blocked in candidates or dist_name in candidates or (package == "kratos-core" and blocked == _BUILTIN_BY_KIND.get(kind)):
                 hits.append(blocked)
         if hits:
             return f' (the plugin "{hits[0]}" that provides it is blocked by {BLOCKED_PLUGINS_ENV} or plugins.blocked: unblock it)'
@@ -288,7 +289,7 @@ class PluginHost:
                     hint = "install the plugin that provides it"
                 raise PluginError(
                     f'{path} names the flow action "{name}", which no installed plugin provides: '
-                    f"{hint}{self._blocked_hint(str(name), package)}"
+                    f"{hint}{self._blocked_hint(str(name), package, 'action')}"
                 )
             stages = frozenset(getattr(action, "stages", ()))
             allowed = {hook.list_stage}
@@ -427,6 +428,14 @@ class PluginHost:
             display = dist.metadata["name"] if dist is not None else name
             out.append(PluginInfo(name=display, entry_point=name, version=version, hooks=[], builtin=builtin, blocked=True))
         return sorted(out, key=lambda p: (not p["builtin"], p["name"]))
+
+
+#: Which built-in plugin provides kratos-core's own components of each kind.
+_BUILTIN_BY_KIND = {
+    "method": "kratos_core.builtin.profile",
+    "action": "kratos_core.builtin.actions",
+    "channel": "kratos_core.courier.plugin",
+}
 
 
 def _after_types() -> dict[str, type]:

@@ -191,3 +191,30 @@ def test_kratos_plugins_lists_blocked_plugins() -> None:
     result = CliRunner().invoke(cli, ["plugins"], env={"KRATOS_BLOCKED_PLUGINS": "password"})
     assert result.exit_code == 0, result.output
     assert "kratos-password" in result.output and "(plugin, blocked)" in result.output
+
+
+def test_an_action_entry_config_comes_from_the_environment_too(tmp_path: Path) -> None:
+    class Limits(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+        most: int = 1
+
+    class Limited(OnlyLogin):
+        id = "limited"
+        config_model = Limits
+
+    class LimitedPlugin:
+        @hookimpl
+        def kratos_register_flow_actions(self, register: Any) -> None:
+            register(Limited())
+
+    cfg = flows(login={"after": {"hooks": [{"hook": "limited", "config": {"most": 2}}]}})
+    app = build(tmp_path, cfg, [LimitedPlugin()], env={"SELFSERVICE_FLOWS_LOGIN_AFTER_HOOKS_0_CONFIG": '{"most": 5}'})
+    (entry,) = app.config.selfservice.flows.login.after.hooks
+    assert app.plugins.actions.config_for(app.plugins.actions.get("limited"), entry) == Limits(most=5)
+    with pytest.raises(PluginError, match=r"login\.after\.hooks\.0\.config .*most"):
+        build(tmp_path, cfg, [LimitedPlugin()], env={"SELFSERVICE_FLOWS_LOGIN_AFTER_HOOKS_0_CONFIG": '{"most": "x"}'})
+
+
+def test_an_enabled_method_of_a_blocked_plugin_says_it_is_blocked(tmp_path: Path) -> None:
+    cfg = {"selfservice": {"methods": {"profile": {"enabled": True}}}}
+    with pytest.raises(PluginError, match=r'selfservice\.methods\.profile .*"kratos_core\.builtin\.profile" that provides it is blocked'):
+        build(tmp_path, cfg, [], env={"KRATOS_BLOCKED_PLUGINS": "kratos_core.builtin.profile"})
