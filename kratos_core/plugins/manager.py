@@ -59,6 +59,18 @@ def blocked_plugins(env: Any = None, raw_config: Any = None) -> list[str]:
 
     env = os.environ if env is None else env
     names = [n.strip() for n in str(env.get(BLOCKED_PLUGINS_ENV, "")).split(",") if n.strip()]
+    # PLUGINS_BLOCKED is the config key's own environment variable (Kratos's rule): JSON or
+    # comma separated, as for any list of strings.
+    own = str(env.get("PLUGINS_BLOCKED", "")).strip()
+    if own.startswith("["):
+        import json
+
+        try:
+            names.extend(str(n).strip() for n in json.loads(own) if str(n).strip())
+        except (ValueError, TypeError):
+            pass  # the config loader reports the malformed value with its key path
+    else:
+        names.extend(n.strip() for n in own.split(",") if n.strip())
     section = raw_config.get("plugins") if isinstance(raw_config, dict) else None
     listed = section.get("blocked") if isinstance(section, dict) else None
     if isinstance(listed, (list, tuple)):
@@ -226,10 +238,21 @@ class PluginHost:
                 if getattr(method, "config_model", None) is not None:
                     fragment = config.fragment(f"selfservice.methods.{name}.config")
                 configure(fragment, config)
+        self._check_blocked(config)
         self._check_actions(config)
         self._check_method_hooks(config)
         self._check_channels(config)
         self._configure_sections(config)
+
+    def _check_blocked(self, config: Any) -> None:
+        """``plugins.blocked`` must have been applied when the plugins were loaded."""
+        plugins = getattr(config, "plugins", None)
+        late = [name for name in getattr(plugins, "blocked", ()) if name not in self.blocked]
+        if late:
+            raise PluginError(
+                f"plugins.blocked names {', '.join(late)}, but the plugins were loaded before the config was read: "
+                "build the server with kratos_core.app.build_app (or pass blocked= to PluginHost)"
+            )
 
     def _blocked_hint(self, name: str, package: str | None = None, kind: str = "") -> str:
         """Why a component may be missing: a blocked plugin (said when any plugin is blocked)."""

@@ -218,3 +218,10 @@ def test_an_enabled_method_of_a_blocked_plugin_says_it_is_blocked(tmp_path: Path
     cfg = {"selfservice": {"methods": {"profile": {"enabled": True}}}}
     with pytest.raises(PluginError, match=r'selfservice\.methods\.profile .*"kratos_core\.builtin\.profile" that provides it is blocked'):
         build(tmp_path, cfg, [], env={"KRATOS_BLOCKED_PLUGINS": "kratos_core.builtin.profile"})
+
+
+def test_the_blocked_key_takes_its_own_environment_variable(tmp_path: Path) -> None:
+    app = build(tmp_path, {}, [], env={"PLUGINS_BLOCKED": "kratos_core.builtin.actions"})
+    assert app.config.plugins.blocked == ("kratos_core.builtin.actions",)
+    assert app.plugins.actions.get("session") is None
+    assert "kratos_core.builtin.actions" in app.plugins.blocked
