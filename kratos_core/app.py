@@ -178,9 +178,16 @@ def build_app(
     Raises:
         ConfigError, PluginError: the config is invalid or names a plugin that is not installed.
     """
-    from .config import load_config
+    from .config import load_config, read_config_file
+    from .config.env import deep_merge
+    from .plugins.manager import blocked_plugins
 
-    host = PluginHost(autoload=autoload, plugins=plugins)
+    raw: dict[str, Any] = {}
+    for file in config_files:
+        raw = deep_merge(raw, read_config_file(file))
+    if overrides and "plugins.blocked" in overrides:
+        raw = deep_merge(raw, {"plugins": {"blocked": list(overrides["plugins.blocked"])}})
+    host = PluginHost(autoload=autoload, plugins=plugins, blocked=blocked_plugins(env, raw))
     config = load_config(
         list(config_files), env=env, dev=dev, fragments=host.config_fragments(), overrides=overrides
     )

@@ -334,15 +334,17 @@ def migrate_status(dsn: str | None, read_from_env: bool, config_files: Sequence[
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 def plugins(fmt: str) -> None:
     """List installed plugins: name, version and the hooks each implements."""
-    from .plugins.manager import PluginHost
+    from .plugins.manager import PluginHost, blocked_plugins
 
     with _boot_errors():
-        infos = PluginHost().describe()
+        infos = PluginHost(blocked=blocked_plugins()).describe()
     if fmt == "json":
         click.echo(json.dumps(infos, indent=2))
         return
     for info in infos:
         kind = "builtin" if info["builtin"] else "plugin"
+        if info.get("blocked"):
+            kind += ", blocked"
         click.echo(f"{info['name']} {info['version']} ({kind})")
         for hook in info["hooks"]:
             click.echo(f"    {hook}")

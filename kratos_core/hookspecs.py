@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .session.model import Session
     from .plugins.registry import (
         ChannelRegistrar,
+        ConfigRegistrar,
         FlowActionRegistrar,
         MethodRegistrar,
         RouteRegistrar,
@@ -50,6 +51,7 @@ __all__ = [
     "kratos_register_methods",
     "kratos_register_flow_actions",
     "kratos_register_courier_channels",
+    "kratos_register_config",
     "kratos_register_routes",
     "kratos_register_commands",
     "kratos_startup",
@@ -114,13 +116,19 @@ def kratos_register_flow_actions(register: FlowActionRegistrar) -> None:
 
     Called once at start-up. Call ``register(action)`` with an object carrying ``id`` (the name
     used in config, e.g. ``web_hook``), ``config_model`` (a msgspec Struct type for the entry's
-    ``config``, or None) and the coroutine(s) the flow engine runs. The order in which actions
-    run is the order of the config list, never plugin order.
+    ``config``, or None), ``stages`` (the stages it can run in: ``LOGIN_BEFORE``,
+    ``REGISTRATION_PRE_PERSIST``, ``SETTINGS_AFTER`` ... from ``kratos_core.actions.runner``)
+    and ``async execute(ctx, config)`` (see :class:`kratos_core.actions.runner.FlowAction`).
+    The order in which actions run is the order of the config list, never plugin order; naming
+    an action in a stage it does not declare stops the start with the key path.
 
     Args:
         register: Call with an action object; duplicate ids fail at start-up.
 
     Added in: 0.1.0
+
+    Changed in: 0.2.0: ``stages`` is checked at start-up (it was a request-time warning), and
+    the ``before`` and ``pre_persist`` stages run.
     """
 
 
@@ -135,6 +143,30 @@ def kratos_register_courier_channels(register: ChannelRegistrar) -> None:
         register: Call with a channel object; duplicate ids fail at start-up.
 
     Added in: 0.1.0
+    """
+
+
+@hookspec
+def kratos_register_config(register: ConfigRegistrar) -> None:
+    """Declare a plugin-wide config section, ``plugins.<name>.config`` (observers and the like).
+
+    Called once at start-up, before the config is loaded. Call
+    ``register(name, Model, configure=callback)`` with the plugin's entry-point name, a msgspec
+    Struct type (use ``forbid_unknown_fields=True``) and a callable that receives the validated
+    section. The section is validated with the rest of the config (a bad value stops the start
+    with its key path; ``PLUGINS_<NAME>_CONFIG_<KEY>`` environment variables override it by
+    Kratos's rule) and ``callback`` is called once before the server serves, also when the
+    section is absent (with the model's defaults).
+
+    Methods (``selfservice.methods.<id>.config``), flow actions (each hook entry's ``config``)
+    and courier channels (``courier.channels[].config``) declare a ``config_model`` on their
+    object instead.
+
+    Args:
+        register: Call with the section name, the model and ``configure=``; a name declared
+            twice fails at start-up.
+
+    Added in: 0.2.0
     """
 
 

@@ -51,7 +51,7 @@ HOOKS = {
     "credential_method": ["kratos_register_methods"],
     "courier_channel": ["kratos_register_courier_channels"],
     "flow_action": ["kratos_register_flow_actions"],
-    "observer": ["kratos_event", "kratos_identity_post_persist"],
+    "observer": ["kratos_register_config", "kratos_event", "kratos_identity_post_persist"],
 }
 
 
@@ -127,6 +127,41 @@ def test_config_model_forbids_unknown_keys_and_documents_every_field(kind: str, 
         following = body[i + 1] if i + 1 < len(body) else None
         documented = isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant) and isinstance(following.value.value, str)
         assert documented, f"{ast.unparse(body[i].target)} has no docstring"
+
+
+def _assigned(module: ast.Module, class_name: str, attribute: str) -> ast.expr:
+    (cls,) = [n for n in module.body if isinstance(n, ast.ClassDef) and n.name == class_name]
+    (value,) = [n.value for n in cls.body if isinstance(n, ast.Assign) and [ast.unparse(t) for t in n.targets] == [attribute]]
+    return value
+
+
+def test_the_flow_action_declares_its_stages_and_vetoes_on_a_node(tmp_path: Path) -> None:
+    from kratos_core.actions import runner
+
+    project = bake("flow_action", tmp_path)
+    _, pkg, _ = names("flow_action")
+    source = (project / "src" / pkg / "action.py").read_text()
+    module = ast.parse(source)
+    stages = _assigned(module, "DomainGateAction", "stages")
+    declared = {n.id for n in ast.walk(stages) if isinstance(n, ast.Name) and n.id.isupper()}
+    assert declared == {"LOGIN_BEFORE", "REGISTRATION_BEFORE", "REGISTRATION_PRE_PERSIST", "LOGIN_AFTER"}
+    assert {getattr(runner, name) for name in declared} <= runner.ALL_STAGES
+    assert "FlowValidationError.on_pointer(" in source and "FlowValidationError.on_flow(" in source
+    conftest = (project / "tests" / "conftest.py").read_text()
+    assert all(f'"{kind}": {{' in conftest for kind in ("login", "registration"))
+    tests = ast.parse((project / "tests" / "test_action.py").read_text())
+    names_ = {n.name for n in tests.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+    assert {"test_new_flows_name_the_allowed_domains", "test_another_domain_is_refused_on_the_email_field_and_nothing_is_stored",
+            "test_another_domain_is_refused_and_gets_no_session", "test_naming_it_in_a_stage_it_does_not_declare_stops_the_start"} <= names_
+
+
+def test_channel_and_observer_receive_their_validated_config(tmp_path: Path) -> None:
+    channel = bake("courier_channel", tmp_path / "channel")
+    module = ast.parse((channel / "src" / "kratos_rot13_courier" / "channel.py").read_text())
+    assert ast.unparse(_assigned(module, "Rot13CourierChannel", "config_model")) == "Rot13CourierConfig"
+    observer = bake("observer", tmp_path / "observer")
+    plugin = (observer / "src" / "kratos_audit_trail" / "plugin.py").read_text()
+    assert 'register("audit_trail", config.AuditTrailConfig, configure=config.configure)' in plugin
 
 
 def test_the_documented_command_bakes_kratos_rot13_courier(tmp_path: Path) -> None:
@@ -235,4 +270,4 @@ def test_a_baked_plugin_installs_passes_its_tests_and_is_listed(kind: str, venv:
     assert listed.returncode == 0, listed.stderr
     plugins = {p["name"]: p for p in json.loads(listed.stdout)}
     assert plugins[dist]["version"] == "0.1.0" and plugins[dist]["builtin"] is False
-    assert plugins[dist]["hooks"] == HOOKS[kind]
+    assert plugins[dist]["hooks"] == sorted(HOOKS[kind])

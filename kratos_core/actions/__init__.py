@@ -9,10 +9,19 @@ from __future__ import annotations
 
 from .revoke_active_sessions import RevokeActiveSessionsAction
 from .runner import (
+    ALL_STAGES,
     LOGIN_AFTER,
+    LOGIN_BEFORE,
     RECOVERY_AFTER,
+    RECOVERY_BEFORE,
     REGISTRATION_AFTER,
+    REGISTRATION_BEFORE,
+    REGISTRATION_PRE_PERSIST,
     SETTINGS_AFTER,
+    SETTINGS_BEFORE,
+    SETTINGS_PRE_PERSIST,
+    VERIFICATION_AFTER,
+    VERIFICATION_BEFORE,
     ActionContext,
     ActionEntry,
     FlowAction,
@@ -22,10 +31,19 @@ from .runner import (
 from .session import SessionAction
 
 __all__ = [
+    "ALL_STAGES",
+    "LOGIN_BEFORE",
     "LOGIN_AFTER",
+    "REGISTRATION_BEFORE",
+    "REGISTRATION_PRE_PERSIST",
     "REGISTRATION_AFTER",
+    "SETTINGS_BEFORE",
+    "SETTINGS_PRE_PERSIST",
     "SETTINGS_AFTER",
+    "RECOVERY_BEFORE",
     "RECOVERY_AFTER",
+    "VERIFICATION_BEFORE",
+    "VERIFICATION_AFTER",
     "ActionContext",
     "ActionEntry",
     "FlowAction",

@@ -88,6 +88,7 @@ __all__ = [
     "Cleanup",
     "Database",
     "FeatureFlags",
+    "Plugins",
     "OAuth2Provider",
     "Preview",
     "Enterprise",
@@ -613,11 +614,18 @@ class CourierHttp(Section):
 
 
 class Channel(Section):
-    """One entry of ``courier.channels`` (e.g. the ``sms`` channel)."""
+    """One entry of ``courier.channels``.
+
+    Kratos's HTTP gateways (e.g. the ``sms`` channel) take ``type: http`` and a
+    ``request_config``; a plugin channel that declares a ``config_model`` takes its settings
+    under ``config`` instead (validated at start, unknown keys refused; the environment sets it
+    as ``COURIER_CHANNELS_<n>_CONFIG`` with a JSON object).
+    """
 
     id: Annotated[str, Meta(max_length=32)]
-    request_config: Mapping[str, Any]
+    request_config: Mapping[str, Any] | None = None
     type: Literal["http"] = "http"
+    config: Mapping[str, Any] | None = None
 
 
 class CourierWorker(OpenSection):
@@ -742,6 +750,18 @@ class Database(Section):
     cleanup: Cleanup = field(default_factory=Cleanup)
 
 
+class Plugins(Section):
+    """``plugins`` (beyond Kratos): which plugins not to load, and plugin-owned sections.
+
+    ``plugins.<name>.config`` sections are declared by plugins (``kratos_register_config``)
+    and validated against their model; any other key under ``plugins`` is an error.
+    """
+
+    blocked: tuple[str, ...] = ()
+    """Entry-point names (or built-in module names) of plugins not to load; added to the
+    comma-separated ``KRATOS_BLOCKED_PLUGINS``."""
+
+
 class FeatureFlags(Section):
     """``feature_flags``."""
 
@@ -828,6 +848,7 @@ class Config(Section):
     enterprise: Enterprise = field(default_factory=Enterprise)
     tracing: Mapping[str, Any] = field(default_factory=dict)
     organizations: tuple[Mapping[str, Any], ...] = ()
+    plugins: Plugins = field(default_factory=Plugins)
     # Runtime provenance, not config keys (the loader refuses them in files; see RUNTIME_FIELDS).
     files: tuple[str, ...] = ()
     source_dir: str = ""

@@ -72,7 +72,12 @@ class Deliverer:
             return
         configure = getattr(channel, "configure", None)
         if callable(configure):
-            configure(self.app.config)
+            if getattr(channel, "config_model", None) is not None:
+                # Its validated courier.channels[].config, as methods get theirs.
+                section = self.app.plugins.channel_configs.get(channel_id) or channel.config_model()
+                configure(section, self.app.config)
+            else:
+                configure(self.app.config)
         self._configured.add(channel_id)
 
     @property

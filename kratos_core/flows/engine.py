@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from litestar import Response
 
+from ..actions.runner import run_before
 from ..errors import BadRequest, Gone, InternalServerError, KratosError, NotFound
 from ..identity.model import utcnow
 from ..identity.validation import TraitsValidationError
@@ -185,7 +186,8 @@ class FlowHandler:
         return self.ex.json(flow.to_dict(), status_code)
 
     async def store_new(self, flow: Flow) -> Response[Any]:
-        """Run ``kratos_<kind>_before`` and store the flow; hook messages are shown on it (400).
+        """Run ``kratos_<kind>_before`` and the ``before`` actions, and store the flow; their
+        messages are shown on it (400, or a 303 to the UI for browsers).
 
         The *before* stage fails closed: any other error answers as an error and nothing is
         stored.
@@ -193,6 +195,7 @@ class FlowHandler:
         status = 200
         try:
             await self.app.plugins.call(f"kratos_{self.kind}_before", flow=flow, request=self.ex.request)
+            await run_before(self.app, self.kind, flow, self.ex.request)
         except FlowValidationError as exc:
             flow.ui.add_issues(exc.issues)
             for message in exc.messages:
@@ -202,6 +205,15 @@ class FlowHandler:
             return await self.ex.error(exc, browser=flow.is_browser)
         await store.insert_flow(self.app.db, flow)
         return self.answer(flow, status)
+
+    async def before_actions(self, flow: Flow, *, identity: Any = None, session: Any = None) -> None:
+        """The ``before`` actions for a replacement flow; a refusal's messages go on the flow."""
+        try:
+            await run_before(self.app, self.kind, flow, self.ex.request, identity=identity, session=session)
+        except FlowValidationError as exc:
+            flow.ui.add_issues(exc.issues)
+            for message in exc.messages:
+                flow.ui.add_message(message)
 
     def set_csrf(self, flow: Flow) -> None:
         """Give a browser flow the browser's token, masked afresh in its ``csrf_token`` node."""

@@ -67,6 +67,11 @@ class FlowValidationError(BadRequest):
         return cls([Issue(pointer=pointer, message=message)])
 
     @classmethod
+    def on_pointer(cls, pointer: str, message: TextMessage) -> FlowValidationError:
+        """One message at a JSON instance pointer: ``#/traits/email`` is the ``traits.email`` node."""
+        return cls([Issue(pointer=pointer, message=message)])
+
+    @classmethod
     def on_flow(cls, message: TextMessage) -> FlowValidationError:
         """One message on the flow itself."""
         return cls(messages=[message])

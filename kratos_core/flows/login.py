@@ -15,7 +15,7 @@ from typing import Any
 
 from litestar import Response
 
-from ..actions.runner import LOGIN_AFTER, ActionContext, plan_actions, run_actions
+from ..actions.runner import LOGIN_AFTER, ActionContext, after_hooks, plan_actions, run_actions
 from ..errors import BadRequest, KratosError, Unauthorized
 from ..identity.model import encodable_time
 from ..methods.protocols import LoginContext, LoginMethod, LoginResult, ShowFlow
@@ -140,6 +140,7 @@ class LoginFlows(FlowHandler):
         )
         flow = await self.build(expired.type, params)
         await self.app.plugins.call("kratos_login_before", flow=flow, request=self.ex.request)
+        await self.before_actions(flow)
         flow.ui.add_message(self.expiry_message(expired))
         await store.insert_flow(self.app.db, flow)
         return flow
@@ -203,7 +204,8 @@ class LoginFlows(FlowHandler):
             method=method,
             hand_out_session=True,
         )
-        await run_actions(ctx, plan_actions(after.for_method(method).hooks, after.hooks), self.app.plugins.actions.items)
+        entries = plan_actions(after_hooks(self.app.config, "login", method), after.hooks)
+        await run_actions(ctx, entries, self.app.plugins.actions)
         return ctx
 
     async def _answer_success(

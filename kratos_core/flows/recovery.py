@@ -218,7 +218,7 @@ class RecoveryFlows(ChallengeFlows):
             method=method,
             hand_out_session=True,
         )
-        await run_actions(ctx, plan_actions((), self.settings.after.hooks), self.app.plugins.actions.items)
+        await run_actions(ctx, plan_actions((), self.settings.after.hooks), self.app.plugins.actions)
         if flow.internal_context.get(_SKIP_SETTINGS):
             return None
         max_age = self.app.config.selfservice.flows.settings.privileged_session_max_age

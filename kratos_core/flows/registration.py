@@ -12,13 +12,22 @@ handed to the client only when the ``session`` action ran.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from litestar import Response
 
-from ..actions.runner import REGISTRATION_AFTER, ActionContext, plan_actions, run_actions
+from ..actions.runner import (
+    REGISTRATION_AFTER,
+    ActionContext,
+    HookEntry,
+    after_hooks,
+    plan_actions,
+    run_actions,
+    run_pre_persist,
+    split_pre_persist,
+)
 from ..errors import BadRequest, KratosError
 from ..identity.model import encodable_time, identity_public_dict
 from ..methods.protocols import RegistrationContext, RegistrationMethod, RegistrationResult, RegistrationStep, ShowFlow
@@ -110,6 +119,7 @@ class RegistrationFlows(FlowHandler):
         params = RegistrationParams(expired.request_url, expired.return_to, expired.identity_schema)
         flow = await self.build(expired.type, params)
         await self.app.plugins.call("kratos_registration_before", flow=flow, request=self.ex.request)
+        await self.before_actions(flow)
         flow.ui.add_message(self.expiry_message(expired))
         await store.insert_flow(self.app.db, flow)
         return flow
@@ -163,16 +173,35 @@ class RegistrationFlows(FlowHandler):
 
     async def complete(self, flow: Flow, result: RegistrationResult) -> Response[Any]:
         """Store the new identity and its session, run the hooks and actions, and answer."""
-        session, token = await self.persist(flow, result)
+        pre, post = self._plan(result.method)
+        session, token = await self.persist(flow, result, pre)
         await self.app.plugins.notify("kratos_registration_post_persist", flow=flow, identity=result.identity, session=session)
-        actions = await self._after(flow, result, session)
+        actions = await self._after(flow, result, session, post)
         return await self._answer_success(flow, result, session, token, actions)
 
-    async def persist(self, flow: Flow, result: RegistrationResult) -> tuple[Any, str]:
-        """Write identity, credentials, addresses, session and the completed flow atomically."""
+    def _plan(self, method: str) -> tuple[list[HookEntry], list[HookEntry]]:
+        """The configured ``after`` entries, split into (``pre_persist``, ``after``) ones."""
+        config = self.app.config
+        registry = self.app.plugins.actions
+        # Enabled verification sends its code first, without being configured (section 7.2).
+        verify = config.selfservice.flows.verification.enabled and "verification" in registry.items
+        after = config.selfservice.flows.registration.after
+        entries = plan_actions(after_hooks(config, "registration", method), after.hooks, prepend=("verification",) if verify else ())
+        return split_pre_persist(entries, registry, "registration")
+
+    async def persist(self, flow: Flow, result: RegistrationResult, pre: Sequence[HookEntry] = ()) -> tuple[Any, str]:
+        """Write identity, credentials, addresses, session and the completed flow atomically.
+
+        The ``pre_persist`` actions (``pre``) run first and may change the identity, which is
+        then validated against its schema again; a refusal stores nothing.
+        """
         identity = result.identity
         plugins = self.app.plugins
         await plugins.call("kratos_registration_pre_persist", flow=flow, identity=identity)
+        if await run_pre_persist(
+            self.app, "registration", pre, flow, self.ex.request, identity, session=None, method=result.method
+        ):
+            await self.app.identities.revalidate(identity)
         await plugins.call("kratos_identity_pre_persist", identity=identity, operation="create", source="registration")
         try:
             # One statement on PostgreSQL (blind writes only inside), a transaction on SQLite.
@@ -194,9 +223,7 @@ class RegistrationFlows(FlowHandler):
         await plugins.notify("kratos_event", event="identity.created", data=data)
         return session, token
 
-    async def _after(self, flow: Flow, result: RegistrationResult, session: Any) -> ActionContext:
-        config = self.app.config
-        after = config.selfservice.flows.registration.after
+    async def _after(self, flow: Flow, result: RegistrationResult, session: Any, entries: list[HookEntry]) -> ActionContext:
         ctx = ActionContext(
             app=self.app,
             stage=REGISTRATION_AFTER,
@@ -206,11 +233,7 @@ class RegistrationFlows(FlowHandler):
             session=session,
             method=result.method,
         )
-        registry = self.app.plugins.actions.items
-        # Enabled verification sends its code first, without being configured (section 7.2).
-        verify = config.selfservice.flows.verification.enabled and "verification" in registry
-        entries = plan_actions(after.for_method(result.method).hooks, after.hooks, prepend=("verification",) if verify else ())
-        await run_actions(ctx, entries, registry)
+        await run_actions(ctx, entries, self.app.plugins.actions)
         return ctx
 
     async def _answer_success(

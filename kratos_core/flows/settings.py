@@ -22,12 +22,22 @@ from __future__ import annotations
 import copy
 import inspect
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from litestar import Request, Response
 
-from ..actions.runner import SETTINGS_AFTER, ActionContext, plan_actions, run_actions
+from ..actions.runner import (
+    SETTINGS_AFTER,
+    ActionContext,
+    HookEntry,
+    after_hooks,
+    plan_actions,
+    run_actions,
+    run_before,
+    run_pre_persist,
+    split_pre_persist,
+)
 from ..errors import Conflict, KratosError, NotFound
 from ..identity.model import Identity, identity_public_dict, utcnow
 from ..methods.protocols import SettingsContext, SettingsMethod, SettingsResult, ShowFlow
@@ -123,6 +133,7 @@ async def _run_before(app: KratosApp, flow: Flow, request: Request, identity: Id
     """``kratos_settings_before``; its validation messages go on the flow (returns False then)."""
     try:
         await app.plugins.call("kratos_settings_before", flow=flow, request=request, identity=identity, session=session)
+        await run_before(app, "settings", flow, request, identity=identity, session=session)
     except FlowValidationError as exc:
         flow.ui.add_issues(exc.issues)
         for message in exc.messages:
@@ -317,6 +328,7 @@ class SettingsFlows(FlowHandler):
         )
         await self.build(flow, session)
         await self.app.plugins.call("kratos_settings_before", flow=flow, request=self.ex.request, identity=session.identity, session=session)
+        await self.before_actions(flow, identity=session.identity, session=session)
         flow.ui.add_message(self.expiry_message(expired))
         await store.insert_flow(self.app.db, flow)
         return flow
@@ -381,17 +393,40 @@ class SettingsFlows(FlowHandler):
             self.set_csrf(flow)
             await store.update_flow(self.app.db, flow)
             return self.answer(flow)
-        await self.persist(flow, ctx, stored, result)
-        return await self.succeed(flow, session, result)
+        pre, post = self._plan(result.method)
+        await self.persist(flow, ctx, stored, result, pre)
+        return await self.succeed(flow, session, result, post)
 
-    async def persist(self, flow: Flow, ctx: SettingsContext, stored: Identity, result: SettingsResult) -> None:
-        """Check and store the changed identity (fail closed: nothing is stored on an error)."""
+    def _plan(self, method: str) -> tuple[list[HookEntry], list[HookEntry]]:
+        """The configured ``after`` entries, split into (``pre_persist``, ``after``) ones."""
+        config = self.app.config
+        registry = self.app.plugins.actions
+        # Enabled verification sends its code first, without being configured (section 7.2).
+        verify = config.selfservice.flows.verification.enabled and "verification" in registry.items
+        after = config.selfservice.flows.settings.after
+        entries = plan_actions(after_hooks(config, "settings", method), after.hooks, prepend=("verification",) if verify else ())
+        return split_pre_persist(entries, registry, "settings")
+
+    async def persist(
+        self, flow: Flow, ctx: SettingsContext, stored: Identity, result: SettingsResult, pre: Sequence[HookEntry] = ()
+    ) -> None:
+        """Check and store the changed identity (fail closed: nothing is stored on an error).
+
+        The ``pre_persist`` actions (``pre``) may change the identity; it is validated against
+        its schema again, and the privileged-session rule checked again, before it is stored.
+        """
         identity = result.identity
         if protected_data_changed(stored, identity) and not ctx.privileged:
             raise session_refresh_required(self.app.public_base_url, flow.id)
         await self.app.plugins.call(
             "kratos_settings_pre_persist", flow=flow, identity=identity, session=ctx.session, method=result.method
         )
+        if await run_pre_persist(
+            self.app, "settings", pre, flow, self.ex.request, identity, session=ctx.session, method=result.method
+        ):
+            await self.app.identities.revalidate(identity)
+            if protected_data_changed(stored, identity) and not ctx.privileged:
+                raise session_refresh_required(self.app.public_base_url, flow.id)
         identity.updated_at = utcnow()
         try:
             await self.app.identities.save(identity, source="settings")
@@ -399,7 +434,7 @@ class SettingsFlows(FlowHandler):
             # Self-service never answers 409: the taken identifier is shown on the flow (pitfall 19).
             raise FlowValidationError.on_flow(messages.duplicate_credentials()) from None
 
-    async def succeed(self, flow: Flow, session: Any, result: SettingsResult) -> Response[Any]:
+    async def succeed(self, flow: Flow, session: Any, result: SettingsResult, entries: list[HookEntry] | None = None) -> Response[Any]:
         """Mark the flow ``success`` with a fresh form, run the post-persist hooks and answer."""
         identity = result.identity
         session.identity = identity
@@ -413,12 +448,12 @@ class SettingsFlows(FlowHandler):
         await self.app.plugins.notify(
             "kratos_settings_post_persist", flow=flow, identity=identity, session=session, method=result.method
         )
-        actions = await self._after(flow, identity, session, result.method)
+        if entries is None:
+            entries = self._plan(result.method)[1]
+        actions = await self._after(flow, identity, session, result.method, entries)
         return self._answer_success(flow, session, actions, result.method)
 
-    async def _after(self, flow: Flow, identity: Identity, session: Any, method: str) -> ActionContext:
-        config = self.app.config
-        after = config.selfservice.flows.settings.after
+    async def _after(self, flow: Flow, identity: Identity, session: Any, method: str, entries: list[HookEntry]) -> ActionContext:
         ctx = ActionContext(
             app=self.app,
             stage=SETTINGS_AFTER,
@@ -428,11 +463,7 @@ class SettingsFlows(FlowHandler):
             session=session,
             method=method,
         )
-        registry = self.app.plugins.actions.items
-        # Enabled verification sends its code first, without being configured (section 7.2).
-        verify = config.selfservice.flows.verification.enabled and "verification" in registry
-        entries = plan_actions(after.for_method(method).hooks, after.hooks, prepend=("verification",) if verify else ())
-        await run_actions(ctx, entries, registry)
+        await run_actions(ctx, entries, self.app.plugins.actions)
         return ctx
 
     def _answer_success(self, flow: Flow, session: Any, actions: ActionContext, method: str) -> Response[Any]:

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from litestar import Request, Response
 
-from ..actions.runner import ActionContext, plan_actions, run_actions
+from ..actions.runner import VERIFICATION_AFTER, ActionContext, plan_actions, run_actions
 from ..errors import BadRequest, Gone, KratosError, NotFound
 from ..identity.model import Identity, VerifiableAddress, utcnow
 from ..methods.protocols import AddressProof, RestartFlow, ShowFlow, VerificationContext, VerificationMethod
@@ -51,9 +51,6 @@ __all__ = [
     "find_verifiable",
     "new_challenge_flow",
 ]
-
-#: Stage name of the verification flow's configured ``after`` actions.
-VERIFICATION_AFTER = "verification.after"
 
 #: The verification state machine (section 1.3): a resend stays in ``sent_email``.
 VERIFICATION_STATES: dict[str, frozenset[str]] = {
@@ -178,6 +175,7 @@ class ChallengeFlows(FlowHandler):
             self.ex.regenerate_csrf()  # Kratos hands out a new token with every replacement
         flow = await self.build(old.type, old.request_url, old.return_to)
         flow.internal_context.update({k: v for k, v in old.internal_context.items() if k in self.carried_over})
+        await self.before_actions(flow)
         return flow
 
     # -- fetch -----------------------------------------------------------------------------
@@ -454,7 +452,7 @@ class VerificationFlows(ChallengeFlows):
             session=None,
             method=flow.active or self.use,
         )
-        await run_actions(ctx, plan_actions((), self.settings.after.hooks), self.app.plugins.actions.items)
+        await run_actions(ctx, plan_actions((), self.settings.after.hooks), self.app.plugins.actions)
 
 
 def find_verifiable(addresses: list[VerifiableAddress], via: str, value: str) -> VerifiableAddress | None:

@@ -12,6 +12,7 @@ __all__ = [
     "FlowActionRegistrar",
     "ChannelRegistrar",
     "RouteRegistrar",
+    "ConfigRegistrar",
 ]
 
 T = TypeVar("T")
@@ -58,11 +59,60 @@ class FlowActionRegistrar(Registrar[Any]):
 
     kind = "flow action"
 
+    def __init__(self) -> None:
+        super().__init__()
+        # id(entry) -> (entry, validated config): filled at start by PluginHost.configure.
+        self._configs: dict[int, tuple[Any, Any]] = {}
+
+    def remember_config(self, entry: Any, value: Any) -> None:
+        """Keep the start-up conversion of a configured entry's ``config``."""
+        self._configs[id(entry)] = (entry, value)
+
+    def config_for(self, action: Any, entry: Any) -> Any:
+        """The validated ``config`` of ``entry`` (converted at start; else converted now)."""
+        hit = self._configs.get(id(entry))
+        if hit is not None and hit[0] is entry:
+            return hit[1]
+        from ..actions.runner import entry_config
+
+        return entry_config(action, entry)
+
 
 class ChannelRegistrar(Registrar[Any]):
     """Handed to ``kratos_register_courier_channels``: call it with each channel."""
 
     kind = "courier channel"
+
+
+class ConfigRegistrar:
+    """Collects plugin-wide config sections: ``plugins.<name>.config`` (observers and the like).
+
+    A plugin calls ``register("audit_trail", Model, configure=callback)``; use the plugin's
+    entry-point name. The section is validated when the config is loaded (unknown keys
+    forbidden, environment overrides such as ``PLUGINS_AUDIT_TRAIL_CONFIG_EVENTS`` included)
+    and ``callback`` receives the validated object before the server serves.
+    """
+
+    def __init__(self) -> None:
+        self.models: dict[str, type] = {}
+        self.callbacks: dict[str, Callable[[Any], None] | None] = {}
+        self.owners: dict[str, str] = {}
+        self.current_plugin = "?"
+
+    def __call__(self, name: str, model: type, *, configure: Callable[[Any], None] | None = None) -> None:
+        if not isinstance(name, str) or not name or not name.replace("_", "a").replace("-", "a").isalnum():
+            raise TypeError(
+                f"plugin {self.current_plugin!r} declared a config section with the name {name!r}: "
+                "use letters, digits, '_' or '-' (the plugin's entry-point name)"
+            )
+        if name in self.models or name == "blocked":
+            owner = self.owners.get(name, "kratos-core")
+            raise DuplicateRegistration(
+                f'config section "plugins.{name}" is declared by both plugin {owner!r} and plugin {self.current_plugin!r}'
+            )
+        self.models[name] = model
+        self.callbacks[name] = configure
+        self.owners[name] = self.current_plugin
 
 
 class RouteRegistrar:

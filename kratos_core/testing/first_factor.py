@@ -1,8 +1,10 @@
 """A first factor without secrets, so second-factor plugins can be tested alone.
 
 A login submit ``{"method": "stub_first_factor", "identity_id": "<uuid>"}`` (or ``"identifier":
-"<an identifier of any credential>"``) signs that identity in at ``aal1``. Never install it in a
-real server: it lets anyone sign in as anyone.
+"<an identifier of any credential>"``) signs that identity in at ``aal1``; a registration submit
+``{"method": "stub_first_factor", "traits": {...}}`` signs up with no secret at all (so flow
+actions can be tested on registration without a credential plugin). Never install it in a real
+server: it lets anyone sign in as anyone.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from .. import hookimpl
 from ..flows.errors import FlowValidationError
 from ..identity.model import Identity
 from ..identity.normalize import normalize_identifier
-from ..methods.protocols import LoginContext, LoginResult
+from ..methods.protocols import LoginContext, LoginResult, RegistrationContext, RegistrationResult
 from ..persistence import identities as identity_store
 from ..ui import messages
 from ..ui.nodes import input_node, submit_node
@@ -49,6 +51,16 @@ class StubFirstFactor:
         if identity is None:
             raise FlowValidationError.on_flow(messages.invalid_credentials())
         return LoginResult(identity=identity, method=STUB_FIRST_FACTOR, aal="aal1")
+
+    def populate_registration(self, ctx: RegistrationContext) -> None:
+        """A sign-up button on the credentials (or unified) form."""
+        if ctx.step != "profile":
+            ctx.flow.ui.append(submit_node("method", STUB_FIRST_FACTOR, "default", messages.sign_up()))
+
+    async def register(self, ctx: RegistrationContext, body: Mapping[str, Any]) -> RegistrationResult:
+        """Sign up with the body's ``traits`` (validated against the schema) and no secret."""
+        identity = await ctx.new_identity(body.get("traits"))
+        return RegistrationResult(identity=identity, method=STUB_FIRST_FACTOR)
 
     @staticmethod
     async def _find(ctx: LoginContext, body: Mapping[str, Any]) -> Identity | None:

@@ -40,6 +40,7 @@ REGISTRATION_HOOKS = frozenset(
         "kratos_register_methods",
         "kratos_register_flow_actions",
         "kratos_register_courier_channels",
+        "kratos_register_config",
         "kratos_register_routes",
         "kratos_register_commands",
         "kratos_register_hashers",

@@ -169,3 +169,27 @@ def test_builtin_actions_are_registered_through_the_plugin_hook() -> None:
     assert info["kratos_core.builtin.actions"]["hooks"] == ["kratos_register_flow_actions"]
     blocked = PluginHost(autoload=False, blocked=["kratos_core.builtin.actions"])
     assert "session" not in blocked.actions.items
+
+
+# -- pre-persist split -------------------------------------------------------------------------
+
+
+def test_after_entries_of_pre_persist_actions_run_before_persisting() -> None:
+    from kratos_core.actions.runner import REGISTRATION_PRE_PERSIST, split_pre_persist
+
+    class Chooser(Recorder):
+        def runs_before_persist(self, config: Any) -> bool:
+            return bool(config and config.max > 1)
+
+    registry = {
+        "pre": Recorder("pre", stages=frozenset({REGISTRATION_PRE_PERSIST})),
+        "post": Recorder("post", stages=frozenset({REGISTRATION_AFTER})),
+        "both": Recorder("both", stages=frozenset({REGISTRATION_PRE_PERSIST, REGISTRATION_AFTER})),
+        "choose": Chooser("choose", stages=frozenset({REGISTRATION_PRE_PERSIST, REGISTRATION_AFTER}), model=Limits),
+    }
+    entries = plan_actions([Hook("session"), Hook("post"), Hook("pre"), Hook("both"), Hook("choose", {"max": 2}), Hook("choose")], [])
+    pre, post = split_pre_persist(entries, registry, "registration")
+    assert names(pre) == ["pre", "choose"]
+    assert names(post) == ["post", "both", "choose", "session"]
+    # Login has no pre-persist stage: everything runs after.
+    assert split_pre_persist(entries, registry, "login") == ([], entries)

@@ -30,15 +30,20 @@ def kratos_config(kratos_config: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def kratos_plugins(kratos_stub_first_factor: Any) -> list[object]:
-    # The stub first factor stands in for a real sign-in method, so the action runs after it.
+    # The stub first factor stands in for a real sign-in and sign-up method.
     return [kratos_stub_first_factor, plugin]
 
 
 @pytest.fixture
 def kratos_config(kratos_config: dict[str, Any]) -> dict[str, Any]:
+    # The action in every stage it declares: before (login and registration), registration's
+    # pre-persist (named in registration.after) and login.after.
     hooks = [{"hook": "{{ cookiecutter.underscored }}", "config": {"allowed_domains": ["example.org"]}}]
-    login = {"after": {"hooks": hooks}}
-    return merge(kratos_config, {"selfservice": {"methods": {"stub_first_factor": {"enabled": True}}, "flows": {"login": login}}})
+    flows = {
+        "login": {"before": {"hooks": hooks}, "after": {"hooks": hooks}},
+        "registration": {"style": "unified", "before": {"hooks": hooks}, "after": {"hooks": [*hooks, {"hook": "session"}]}},
+    }
+    return merge(kratos_config, {"selfservice": {"methods": {"stub_first_factor": {"enabled": True}}, "flows": flows}})
 {%- else %}
 
 @pytest.fixture

@@ -11,7 +11,10 @@ from typing import Any
 import msgspec
 import pytest
 from kratos_core.courier.model import Message
+from kratos_core.plugins.manager import PluginError
+from kratos_core.testing import merge
 
+import kratos_{{ cookiecutter.underscored }}.plugin as plugin
 from kratos_{{ cookiecutter.underscored }}.channel import {{ cookiecutter.class_name }}Channel, rot13
 from kratos_{{ cookiecutter.underscored }}.config import {{ cookiecutter.class_name }}Config
 
@@ -63,3 +66,12 @@ async def test_the_app_registers_the_channel(kratos_app: Any) -> None:
 def test_unknown_config_keys_are_refused() -> None:
     with pytest.raises(msgspec.ValidationError, match="unknown field"):
         msgspec.convert({"out_box": "x"}, {{ cookiecutter.class_name }}Config)
+
+
+async def test_the_courier_channels_entry_configures_the_channel(kratos_app_factory: Any, kratos_config: dict[str, Any]) -> None:
+    entry = {"courier": {"channels": [{"id": "{{ cookiecutter.underscored }}", "config": {"keep": 2}}]}}
+    app = await kratos_app_factory(merge(kratos_config, entry), plugins=[plugin])
+    assert app.plugins.channel_configs["{{ cookiecutter.underscored }}"] == {{ cookiecutter.class_name }}Config(keep=2)
+    typo = {"courier": {"channels": [{"id": "{{ cookiecutter.underscored }}", "config": {"kept": 2}}]}}
+    with pytest.raises(PluginError, match=r"courier\.channels\.0\.config .*kept"):
+        await kratos_app_factory(merge(kratos_config, typo), plugins=[plugin])

@@ -7,7 +7,10 @@ from typing import Any
 
 import msgspec
 import pytest
+from kratos_core.config import ConfigError
+from kratos_core.testing import FlowDriver, clients, merge
 
+import kratos_{{ cookiecutter.underscored }}.plugin as plugin
 from kratos_{{ cookiecutter.underscored }}.config import {{ cookiecutter.class_name }}Config
 
 LOGGER = "kratos.{{ cookiecutter.underscored }}"
@@ -39,3 +42,21 @@ async def test_traits_never_reach_the_log(kratos_flows: Any, caplog: pytest.LogC
 def test_unknown_config_keys_are_refused() -> None:
     with pytest.raises(msgspec.ValidationError, match="unknown field"):
         msgspec.convert({"event": ["x"]}, {{ cookiecutter.class_name }}Config)
+
+
+async def test_the_config_section_chooses_what_is_recorded(
+    kratos_app_factory: Any, kratos_config: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    section = {"plugins": {"{{ cookiecutter.underscored }}": {"config": {"events": ["identity.deleted"], "identity_writes": False}}}}
+    app = await kratos_app_factory(merge(kratos_config, section), plugins=[plugin])
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    async with clients(app) as (public, admin):
+        created = await FlowDriver(public, admin, None, app).create_identity({"email": "audit@example.org"})
+        assert (await admin.delete(f"/admin/identities/{created.json()['id']}")).status_code == 204
+    assert [event for event, _ in audit(caplog)] == ["identity.deleted"]
+
+
+async def test_a_typo_in_the_config_section_stops_the_start(kratos_app_factory: Any, kratos_config: dict[str, Any]) -> None:
+    section = {"plugins": {"{{ cookiecutter.underscored }}": {"config": {"event": ["identity.deleted"]}}}}
+    with pytest.raises(ConfigError, match=r"plugins\.{{ cookiecutter.underscored }}\.config\.event"):
+        await kratos_app_factory(merge(kratos_config, section), plugins=[plugin])

@@ -35,10 +35,23 @@ class {{ cookiecutter.class_name }}Channel:
     """
 
     id = "{{ cookiecutter.underscored }}"
+    #: Validates the ``config`` of the ``courier.channels`` entry with this id, at start-up.
+    config_model = {{ cookiecutter.class_name }}Config
 
     def __init__(self, settings: {{ cookiecutter.class_name }}Config | None = None) -> None:
         self.settings = settings or {{ cookiecutter.class_name }}Config()
         self.sent: deque[dict[str, str]] = deque(maxlen=self.settings.keep or None)
+
+    def configure(self, settings: {{ cookiecutter.class_name }}Config, config: object = None) -> None:
+        """Take the validated settings (called once before the first delivery).
+
+        Args:
+            settings: The entry's ``config`` as :class:`{{ cookiecutter.class_name }}Config`.
+            config: The whole server config (unused here).
+        """
+        del config
+        self.settings = settings
+        self.sent = deque(self.sent, maxlen=settings.keep or None)
 
     async def send(self, message: Message) -> None:
         """Deliver one message: rot13 its body, keep it, and append it to the outbox file."""

@@ -4,15 +4,20 @@
 It validates ``selfservice.methods.{{ cookiecutter.underscored }}.config``; the core loads it at
 start-up (a bad value stops the server with the key's path) and hands the method the object.
 {%- elif cookiecutter.plugin_kind == "courier_channel" -%}
-The channel takes it when it is built; kratos-core has no config section for plugin channels
-yet (only ``courier.channels`` entries for HTTP gateways), so the registered channel runs with
-the defaults.
+It validates the ``config`` of the ``courier.channels`` entry with ``id: {{ cookiecutter.underscored }}``
+(the defaults when there is none); the core checks it at start-up (a bad value stops the server
+with the key's path; ``COURIER_CHANNELS_<n>_CONFIG`` sets it as JSON) and hands the channel the
+object through ``configure``.
 {%- elif cookiecutter.plugin_kind == "flow_action" -%}
 It validates the ``config`` of each ``hook: {{ cookiecutter.underscored }}`` entry in a flow's
-``hooks`` list; every entry may configure the action differently.
+``hooks`` list when the server starts (a bad value stops it with the entry's key path); every
+entry may configure the action differently, and the action gets the validated object.
 {%- else -%}
-kratos-core has no config section for observers yet, so the plugin runs with :data:`DEFAULTS`;
-the model keeps the settings typed and documented for when it does.
+It validates ``plugins.{{ cookiecutter.underscored }}.config`` (declared through
+``kratos_register_config``): unknown keys stop the start with their path, and
+``PLUGINS_{{ cookiecutter.underscored|upper }}_CONFIG_EVENTS`` style environment variables override
+it. The core hands the validated object to :func:`configure` before the server serves; the hooks
+read :data:`current`.
 {%- endif %}
 """
 
@@ -24,7 +29,7 @@ from typing import Annotated
 {% endif -%}
 import msgspec
 
-__all__ = ["{{ cookiecutter.class_name }}Config"{% if cookiecutter.plugin_kind == "observer" %}, "DEFAULTS"{% endif %}]
+__all__ = ["{{ cookiecutter.class_name }}Config"{% if cookiecutter.plugin_kind == "observer" %}, "current", "configure"{% endif %}]
 
 
 class {{ cookiecutter.class_name }}Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -67,6 +72,12 @@ class {{ cookiecutter.class_name }}Config(msgspec.Struct, frozen=True, forbid_un
 {%- if cookiecutter.plugin_kind == "observer" %}
 
 
-#: The settings the plugin runs with.
-DEFAULTS = {{ cookiecutter.class_name }}Config()
+#: The settings in force: the defaults until the server hands over its validated section.
+current = {{ cookiecutter.class_name }}Config()
+
+
+def configure(section: {{ cookiecutter.class_name }}Config) -> None:
+    """Use ``section`` from now on (the core calls this once at start-up)."""
+    global current
+    current = section
 {%- endif %}

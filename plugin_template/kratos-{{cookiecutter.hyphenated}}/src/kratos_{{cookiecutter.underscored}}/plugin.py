@@ -55,17 +55,23 @@ def kratos_register_flow_actions(register: Any) -> None:
     """Register the ``{{ cookiecutter.underscored }}`` action."""
     register({{ cookiecutter.class_name }}Action())
 {%- else -%}
-from kratos_{{ cookiecutter.underscored }}.config import DEFAULTS
+from kratos_{{ cookiecutter.underscored }} import config
 
-__all__ = ["kratos_event", "kratos_identity_post_persist"]
+__all__ = ["kratos_register_config", "kratos_event", "kratos_identity_post_persist"]
 
 log = logging.getLogger("kratos.{{ cookiecutter.underscored }}")
 
 
 @hookimpl
+def kratos_register_config(register: Any) -> None:
+    """Declare ``plugins.{{ cookiecutter.underscored }}.config``; the core validates it and calls ``configure``."""
+    register("{{ cookiecutter.underscored }}", config.{{ cookiecutter.class_name }}Config, configure=config.configure)
+
+
+@hookimpl
 def kratos_event(event: str, data: dict[str, Any]) -> None:
     """Write one audit record per event (``identity.created``, ``session.issued`` ...)."""
-    if DEFAULTS.events and event not in DEFAULTS.events:
+    if config.current.events and event not in config.current.events:
         return
     log.info("event %s %s", event, data, extra={"audit_event": event, "audit_data": data})
 
@@ -73,7 +79,7 @@ def kratos_event(event: str, data: dict[str, Any]) -> None:
 @hookimpl
 def kratos_identity_post_persist(identity: Any, operation: str, source: str) -> None:
     """Write one audit record per committed identity write; traits stay out of the log."""
-    if not DEFAULTS.identity_writes:
+    if not config.current.identity_writes:
         return
     log.info(
         "identity %s %s by %s",
