@@ -21,7 +21,23 @@ The names, by what they are for:
 from __future__ import annotations
 
 from . import __version__, hookimpl, hookspec
-from .actions.runner import LOGIN_AFTER, RECOVERY_AFTER, REGISTRATION_AFTER, SETTINGS_AFTER, ActionContext, FlowAction
+from .actions.runner import (
+    ALL_STAGES,
+    LOGIN_AFTER,
+    LOGIN_BEFORE,
+    RECOVERY_AFTER,
+    RECOVERY_BEFORE,
+    REGISTRATION_AFTER,
+    REGISTRATION_BEFORE,
+    REGISTRATION_PRE_PERSIST,
+    SETTINGS_AFTER,
+    SETTINGS_BEFORE,
+    SETTINGS_PRE_PERSIST,
+    VERIFICATION_AFTER,
+    VERIFICATION_BEFORE,
+    ActionContext,
+    FlowAction,
+)
 from .config import Config, ConfigError
 from .config.frozen import thaw
 from .courier.model import DeliveryError, Dispatch, Message
@@ -69,6 +85,7 @@ from .methods.protocols import (
 )
 from .plugins.registry import (
     ChannelRegistrar,
+    ConfigRegistrar,
     DuplicateRegistration,
     FlowActionRegistrar,
     MethodRegistrar,
@@ -84,6 +101,16 @@ from .ui.text import TextMessage
 from .ui.traits import identifier_label, trait_nodes
 
 __all__ = [
+    "ALL_STAGES",
+    "LOGIN_BEFORE",
+    "RECOVERY_BEFORE",
+    "REGISTRATION_BEFORE",
+    "REGISTRATION_PRE_PERSIST",
+    "SETTINGS_BEFORE",
+    "SETTINGS_PRE_PERSIST",
+    "VERIFICATION_AFTER",
+    "VERIFICATION_BEFORE",
+    "ConfigRegistrar",
     "CODE_LENGTH",
     "LOGIN_AFTER",
     "RECOVERY_AFTER",
