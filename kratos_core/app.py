@@ -131,7 +131,7 @@ class KratosApp:
                 default_id=self.config.identity.default_schema_id,
                 base_dir=Path.cwd(),
             )
-            await self.plugins.call("kratos_startup", config=self.config)
+            await self.plugins.hooks.startup(config=self.config)
             # The session cache (PostgreSQL) starts listening now, so it serves the first requests.
             self.sessions.session_cache()
         except BaseException:
@@ -144,7 +144,7 @@ class KratosApp:
         if not self.started:
             return
         self.started = False
-        await self.plugins.notify("kratos_shutdown", config=self.config)
+        await self.plugins.hooks.shutdown(config=self.config)
         if "courier" in self.__dict__:
             await self.courier.stop()
         if self._db is not None:

@@ -14,6 +14,15 @@ There are two kinds of hooks:
   stops the ones after it. They are always called with keyword arguments, so a plugin may
   accept only the arguments it needs.
 
+Every hook is called through one typed method of ``PluginHost.hooks`` (``kratos_login_before``
+through ``hooks.login_before(...)``), which keeps pluggy's order (``tryfirst``/``trylast``, later
+registered first) and runs wrappers: ``@hookimpl(wrapper=True)`` and
+``@hookimpl(hookwrapper=True)`` generator functions as in pluggy, and the same as ``async def``
+generators (an async new-style wrapper observes the result but cannot replace it). An
+implementation the host cannot honour (a wrapper that does not yield, an ``async def`` or a
+wrapper on a registration hook, a generator not marked as a wrapper, an ``async def`` on a
+``firstresult`` hook a plugin added) stops the start with the plugin's name.
+
 Error policy (written per stage): hooks that run *before* something is stored fail closed (an
 exception aborts the operation and nothing is stored); hooks that run *after* something is
 stored are contained (the stored data stays; the error is logged with the plugin's name and
@@ -35,6 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .config import Config
     from .courier.model import Dispatch, Message
+    from .events import Event
     from .flows.model import Flow
     from .identity.model import Identity, VerifiableAddress
     from .session.model import Session
@@ -488,25 +498,33 @@ def kratos_courier_after_send(message: Message, dispatch: Dispatch) -> None:
 
 @hookspec
 def kratos_identity_pre_persist(identity: Identity, operation: str, source: str) -> None:
-    """An identity is about to be written (created or updated); it may still be changed.
+    """An identity is about to be written (created, updated or deleted); it may still be changed.
 
-    May be async. Runs inside the write, after schema validation: fail closed, so raising a
-    ``kratos_core.errors.KratosError`` aborts the write with that error and nothing is stored.
-    Changing ``identity.traits`` here is not re-validated; change metadata instead.
+    Fires exactly once for every identity write, wherever it comes from: the admin API and
+    imports, the self-service flows (a registration, a settings change, a password re-hashed at
+    login, an address proven by a verification, recovery or login code) and plugins, which all
+    write through ``IdentityManager.writing``. May be async. Runs after schema validation and
+    before the transaction: fail closed, so raising a ``kratos_core.errors.KratosError`` aborts
+    the write with that error and nothing is stored (for a delete: the identity stays).
+    Changing ``identity.traits`` here is not re-validated; change metadata instead. When the
+    write verifies an address, only that address is stored.
 
     Args:
         identity: The identity about to be stored (credentials included).
-        operation: ``"create"`` or ``"update"``.
-        source: Where the write comes from: ``"admin"`` (admin API) or ``"registration"``,
-            ``"settings"``, ``"recovery"``, ``"verification"`` (self-service flows).
+        operation: ``"create"``, ``"update"`` or ``"delete"``.
+        source: Where the write comes from: ``"admin"`` (admin API), ``"import"``, or
+            ``"registration"``, ``"settings"``, ``"login"``, ``"recovery"``,
+            ``"verification"`` (self-service flows).
 
     Added in: 0.1.0
+
+    Changed in: 0.2.0: also before deletes, address verifications and login re-hashes.
     """
 
 
 @hookspec
 def kratos_identity_post_persist(identity: Identity, operation: str, source: str) -> None:
-    """An identity was written and committed.
+    """An identity was written and committed (once per write, after the commit).
 
     May be async. Contained: an exception is logged with the plugin's name; the stored
     identity stays and the caller gets its normal answer.
@@ -521,17 +539,23 @@ def kratos_identity_post_persist(identity: Identity, operation: str, source: str
 
 
 @hookspec
-def kratos_event(event: str, data: dict[str, Any]) -> None:
-    """Observe a named event (``identity.created``, ``session.issued``, ...).
+def kratos_event(event: str, data: dict[str, Any], payload: Event) -> None:
+    """Observe an event of the catalogue (``identity.created``, ``session.issued``, ...).
 
-    May be async. Contained: exceptions are logged with the plugin's name and never change
-    what the user sees. Use it for audit logs and analytics.
+    Called after what the event reports is committed; the catalogue (names, when each fires,
+    payload fields) is :mod:`kratos_core.events` and the "Events" page of the docs. May be
+    async. Contained: exceptions are logged with the plugin's name and never change what the
+    user sees. Use it for audit logs and analytics.
 
     Args:
-        event: The event name, dotted (``<subject>.<verb>``).
-        data: JSON-serialisable facts about the event; never secrets.
+        event: The event name, dotted (``<subject>.<verb>``), as ``payload.name``.
+        data: The payload's fields as JSON-ready values (ids as strings).
+        payload: The typed payload, a frozen msgspec Struct of :mod:`kratos_core.events`
+            (``IdentityCreated``, ``SessionIssued`` ...); never a secret.
 
     Added in: 0.1.0
+
+    Changed in: 0.2.0: ``payload`` added; every catalogue event is emitted.
     """
 
 

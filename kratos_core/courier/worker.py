@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..events import CourierMessageAbandoned, CourierMessageSent
 from . import store
 from .channels import channel_id_for, raise_missing
 from .model import DeliveryError, Dispatch, Message, utcnow
@@ -104,7 +105,7 @@ class Deliverer:
     async def _attempt(self, message: Message) -> DeliveryError | None:
         try:
             # Fail closed: a veto (any exception) makes this a failed attempt.
-            await self.app.plugins.call("kratos_courier_before_send", message=message)
+            await self.app.plugins.hooks.courier_before_send(message=message)
         except DeliveryError as exc:
             return exc
         except Exception as exc:  # noqa: BLE001 - recorded as the attempt's error
@@ -129,6 +130,7 @@ class Deliverer:
         now = utcnow()
         if abandon:
             await self._abandon(message, now)
+            await self.app.plugins.hooks.event(payload=_abandoned(message, message.send_count, None))
             return Outcome(message.id, "abandoned")
         dispatch = Dispatch(
             id=uuid.uuid4(),
@@ -142,7 +144,13 @@ class Deliverer:
         await store.record_attempt(self.app.db, message, dispatch, status=status, next_attempt_at=next_at)
         if error is not None:
             log.warning("courier: message %s attempt %d failed: %s", message.id, message.send_count + 1, error.reason)
-        await self.app.plugins.notify("kratos_courier_after_send", message=message, dispatch=dispatch)
+        hooks = self.app.plugins.hooks
+        await hooks.courier_after_send(message=message, dispatch=dispatch)
+        attempts = message.send_count + 1
+        if status == "sent":
+            await hooks.event(payload=_sent(message, attempts))
+        elif status == "abandoned":
+            await hooks.event(payload=_abandoned(message, attempts, error))
         return Outcome(message.id, status, retry_in)
 
     def _next_state(
@@ -240,3 +248,17 @@ class Poller:
             except Exception:  # noqa: BLE001 - keep polling: the database may come back
                 log.exception("courier: polling the database failed")
             await asyncio.sleep(self.interval.total_seconds())
+
+
+def _sent(message: Message, attempts: int) -> CourierMessageSent:
+    return CourierMessageSent(
+        message_id=message.id, channel=message.channel, template_type=message.template_type, attempts=attempts
+    )
+
+
+def _abandoned(message: Message, attempts: int, error: DeliveryError | None) -> CourierMessageAbandoned:
+    # The reason names the failure kind only: a channel's error text may quote the message.
+    reason = "retries_exhausted" if error is None or not error.permanent else "permanent_failure"
+    return CourierMessageAbandoned(
+        message_id=message.id, channel=message.channel, template_type=message.template_type, attempts=attempts, reason=reason
+    )

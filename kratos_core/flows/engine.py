@@ -160,6 +160,10 @@ class FlowHandler:
         """A new, stored flow continuing an expired one (same type, return_to, schema)."""
         raise NotImplementedError
 
+    async def before_hook(self, flow: Flow) -> None:
+        """Call the kind's ``kratos_<kind>_before`` hook (each kind through its facade method)."""
+        raise NotImplementedError
+
     async def precheck(self, flow: Flow) -> Response[Any] | None:
         """Session rules before anything else; a response ends the submit (e.g. a redirect)."""
         return None
@@ -194,7 +198,7 @@ class FlowHandler:
         """
         status = 200
         try:
-            await self.app.plugins.call(f"kratos_{self.kind}_before", flow=flow, request=self.ex.request)
+            await self.before_hook(flow)
             await run_before(self.app, self.kind, flow, self.ex.request)
         except FlowValidationError as exc:
             flow.ui.add_issues(exc.issues)

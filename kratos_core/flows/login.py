@@ -17,6 +17,7 @@ from litestar import Response
 
 from ..actions.runner import LOGIN_AFTER, ActionContext, after_hooks, plan_actions, run_actions
 from ..errors import BadRequest, KratosError, Unauthorized
+from ..events import LoginFailed, LoginSucceeded, failure_reason
 from ..identity.model import encodable_time
 from ..methods.protocols import LoginContext, LoginMethod, LoginResult, ShowFlow
 from ..session.model import session_dict
@@ -139,11 +140,14 @@ class LoginFlows(FlowHandler):
             identity_schema=expired.identity_schema,
         )
         flow = await self.build(expired.type, params)
-        await self.app.plugins.call("kratos_login_before", flow=flow, request=self.ex.request)
+        await self.before_hook(flow)
         await self.before_actions(flow)
         flow.ui.add_message(self.expiry_message(expired))
         await store.insert_flow(self.app.db, flow)
         return flow
+
+    async def before_hook(self, flow: Flow) -> None:
+        await self.app.plugins.hooks.login_before(flow=flow, request=self.ex.request)
 
     def _context(self, flow: Flow, session: Any) -> LoginContext:
         identity = session.identity if session is not None else None
@@ -166,12 +170,16 @@ class LoginFlows(FlowHandler):
         flow.active = method.id
         session = await self.ex.current_session()
         ctx = self._context(flow, session)
-        result = await method.login(ctx, body)
-        if isinstance(result, ShowFlow):
-            self.set_csrf(flow)
-            await store.update_flow(self.app.db, flow)
-            return self.answer(flow, 400)
-        return await self.succeed(flow, ctx, result)
+        try:
+            result = await method.login(ctx, body)
+            if isinstance(result, ShowFlow):
+                self.set_csrf(flow)
+                await store.update_flow(self.app.db, flow)
+                return self.answer(flow, 400)
+            return await self.succeed(flow, ctx, result)
+        except KratosError as exc:
+            await self.app.plugins.hooks.event(payload=LoginFailed(flow_id=flow.id, method=method.id, reason=failure_reason(exc)))
+            raise
 
     async def succeed(self, flow: Flow, ctx: LoginContext, result: LoginResult) -> Response[Any]:
         identity = result.identity
@@ -192,7 +200,7 @@ class LoginFlows(FlowHandler):
         return await self._answer_success(flow, session, token, previous, actions, result.method, fresh=fresh)
 
     async def _after(self, flow: Flow, identity: Any, session: Any, method: str) -> ActionContext:
-        await self.app.plugins.call("kratos_login_after", flow=flow, identity=identity, session=session)
+        await self.app.plugins.hooks.login_after(flow=flow, identity=identity, session=session)
         after = self.app.config.selfservice.flows.login.after
         ctx = ActionContext(
             app=self.app,
@@ -227,8 +235,14 @@ class LoginFlows(FlowHandler):
             async with self.app.db.batch() as tx:
                 await self.app.sessions.persist_new(session, conn=tx)
                 await store.update_flow(tx, flow)
+            await self.app.sessions.announce_issued(session, flow="login")
         else:
             await store.update_flow(self.app.db, flow)
+            await self.app.sessions.announce_refreshed(session, reason="reauthenticated")
+        succeeded = LoginSucceeded(
+            flow_id=flow.id, identity_id=session.identity_id, session_id=session.id, method=method, aal=session.aal
+        )
+        await self.app.plugins.hooks.event(payload=succeeded)
         if self.browser_html(flow):
             return self.ex.redirect(return_url)
         return self.ex.json(body)

@@ -26,6 +26,7 @@ from litestar import Response
 
 from ..actions.runner import RECOVERY_AFTER, ActionContext, plan_actions, run_actions
 from ..errors import BadRequest, Gone, KratosError, NotFound
+from ..events import RecoverySucceeded
 from ..identity.model import Identity, utcnow
 from ..methods.protocols import AdminRecovery, RecoveryContext, RecoveryMethod, RecoveryProof, ShowFlow
 from ..session.model import Session
@@ -38,7 +39,7 @@ from .errors import browser_location_change_required, session_already_available
 from .exchange import Exchange, with_query
 from .model import INITIAL_STATES, STATE_TABLES, Flow
 from .params import parse_bool
-from .verification import ChallengeFlows, find_verifiable, mark_address_verified, new_challenge_flow
+from .verification import ChallengeFlows, find_verifiable, new_challenge_flow
 
 __all__ = [
     "RECOVERY_STATES",
@@ -76,6 +77,9 @@ class RecoveryFlows(ChallengeFlows):
 
     def disabled(self) -> BadRequest:
         return recovery_disabled()
+
+    async def before_hook(self, flow: Flow) -> None:
+        await self.app.plugins.hooks.recovery_before(flow=flow, request=self.ex.request)
 
     def context(self, flow: Flow) -> RecoveryContext:
         return RecoveryContext(self.app, flow, self.ex.request, self.app.schemas.default)
@@ -167,29 +171,26 @@ class RecoveryFlows(ChallengeFlows):
         """Use the secret, verify the address and store a session together; then hand over."""
         identity = await self.app.identities.get(proof.identity_id)
         address = find_verifiable(identity.verifiable_addresses, *proof.address) if proof.address else None
+        # Receiving the code or link proves the address (an identity write), when it has one.
+        writing = self.app.db.transaction()
         if address is not None:
-            await self.app.plugins.call(
-                "kratos_identity_pre_persist", identity=identity, operation="update", source="recovery"
-            )
-        async with self.app.db.transaction() as tx:
+            writing = self.app.identities.writing(identity, "update", source="recovery", verified_address=address)
+        async with writing as tx:
             await codes.consume(tx, proof.secret)
-            if address is not None:
-                await mark_address_verified(tx, address)
             session, token = await self.app.sessions.issue(
                 identity, method=proof.method, aal="aal1", request=self.ex.request, conn=tx
             )
             self._passed(flow, method, identity)
             await store.update_flow(tx, flow)
-        if address is not None:
-            await self.app.plugins.notify(
-                "kratos_identity_post_persist", identity=identity, operation="update", source="recovery"
-            )
+        await self.app.sessions.announce_issued(session, flow="recovery")
         try:
             settings_flow = await self._after(flow, identity, session, proof.method)
         except BaseException:
             # Fail closed: the client never received this session, so it must not stay active.
-            await self.app.sessions.revoke(session.id)
+            await self.app.sessions.revoke(session.id, reason="hook_refused")
             raise
+        event = RecoverySucceeded(flow_id=flow.id, identity_id=identity.id, session_id=session.id, method=method.id)
+        await self.app.plugins.hooks.event(payload=event)
         return self._hand_over(flow, session, token, settings_flow)
 
     def _passed(self, flow: Flow, method: Any, identity: Identity) -> None:
@@ -207,7 +208,7 @@ class RecoveryFlows(ChallengeFlows):
 
     async def _after(self, flow: Flow, identity: Identity, session: Session, method: str) -> Flow | None:
         """``kratos_recovery_after``, the configured actions, then the settings flow (if wanted)."""
-        await self.app.plugins.call("kratos_recovery_after", flow=flow, identity=identity, session=session)
+        await self.app.plugins.hooks.recovery_after(flow=flow, identity=identity, session=session)
         ctx = ActionContext(
             app=self.app,
             stage=RECOVERY_AFTER,

@@ -28,11 +28,10 @@ from ..actions.runner import (
     run_pre_persist,
     split_pre_persist,
 )
-from ..errors import BadRequest, KratosError
+from ..errors import BadRequest, Conflict, KratosError
+from ..events import RegistrationSucceeded
 from ..identity.model import encodable_time, identity_public_dict
 from ..methods.protocols import RegistrationContext, RegistrationMethod, RegistrationResult, RegistrationStep, ShowFlow
-from ..persistence import identities as identity_store
-from ..persistence.db import UniqueViolation
 from ..session.model import session_dict
 from ..ui import messages
 from ..ui.traits import trait_names, trait_nodes
@@ -118,11 +117,14 @@ class RegistrationFlows(FlowHandler):
     async def replacement(self, expired: Flow) -> Flow:
         params = RegistrationParams(expired.request_url, expired.return_to, expired.identity_schema)
         flow = await self.build(expired.type, params)
-        await self.app.plugins.call("kratos_registration_before", flow=flow, request=self.ex.request)
+        await self.before_hook(flow)
         await self.before_actions(flow)
         flow.ui.add_message(self.expiry_message(expired))
         await store.insert_flow(self.app.db, flow)
         return flow
+
+    async def before_hook(self, flow: Flow) -> None:
+        await self.app.plugins.hooks.registration_before(flow=flow, request=self.ex.request)
 
     # -- the form --------------------------------------------------------------------------
 
@@ -175,7 +177,9 @@ class RegistrationFlows(FlowHandler):
         """Store the new identity and its session, run the hooks and actions, and answer."""
         pre, post = self._plan(result.method)
         session, token = await self.persist(flow, result, pre)
-        await self.app.plugins.notify("kratos_registration_post_persist", flow=flow, identity=result.identity, session=session)
+        hooks = self.app.plugins.hooks
+        await hooks.registration_post_persist(flow=flow, identity=result.identity, session=session)
+        await hooks.event(payload=RegistrationSucceeded(flow_id=flow.id, identity_id=result.identity.id, method=result.method))
         actions = await self._after(flow, result, session, post)
         return await self._answer_success(flow, result, session, token, actions)
 
@@ -196,31 +200,26 @@ class RegistrationFlows(FlowHandler):
         then validated against its schema again; a refusal stores nothing.
         """
         identity = result.identity
-        plugins = self.app.plugins
-        await plugins.call("kratos_registration_pre_persist", flow=flow, identity=identity)
+        await self.app.plugins.hooks.registration_pre_persist(flow=flow, identity=identity)
         if await run_pre_persist(
             self.app, "registration", pre, flow, self.ex.request, identity, session=None, method=result.method
         ):
             await self.app.identities.revalidate(identity)
-        await plugins.call("kratos_identity_pre_persist", identity=identity, operation="create", source="registration")
         try:
             # One statement on PostgreSQL (blind writes only inside), a transaction on SQLite.
-            async with self.app.db.batch() as tx:
-                await identity_store.insert_identity(tx, identity)
+            async with self.app.identities.writing(identity, "create", source="registration", batch=True) as tx:
                 session, token = await self.app.sessions.issue(
                     identity, method=result.method, request=self.ex.request, conn=tx
                 )
                 flow.identity_id = identity.id
                 flow.mark_completed()
                 await store.update_flow(tx, flow)
-        except UniqueViolation:
+        except Conflict:
             # Self-service never answers 409: the taken identifier is shown on the flow (pitfall 19).
             flow.identity_id = None
             flow.internal_context.pop("completed_at", None)
             raise FlowValidationError.on_flow(messages.duplicate_credentials()) from None
-        data = {"identity_id": str(identity.id), "source": "registration"}
-        await plugins.notify("kratos_identity_post_persist", identity=identity, operation="create", source="registration")
-        await plugins.notify("kratos_event", event="identity.created", data=data)
+        await self.app.sessions.announce_issued(session, flow="registration")
         return session, token
 
     async def _after(self, flow: Flow, result: RegistrationResult, session: Any, entries: list[HookEntry]) -> ActionContext:

@@ -39,6 +39,7 @@ from ..actions.runner import (
     split_pre_persist,
 )
 from ..errors import Conflict, KratosError, NotFound
+from ..events import SettingsChanged
 from ..identity.model import Identity, identity_public_dict, utcnow
 from ..methods.protocols import SettingsContext, SettingsMethod, SettingsResult, ShowFlow
 from ..ui import messages
@@ -129,10 +130,14 @@ def _settings_methods(app: KratosApp) -> list[Any]:
     return [m for m in enabled if isinstance(m, SettingsMethod)]
 
 
+async def _before_hook(app: KratosApp, flow: Flow, request: Request, identity: Identity, session: Any) -> None:
+    await app.plugins.hooks.settings_before(flow=flow, request=request, identity=identity, session=session)
+
+
 async def _run_before(app: KratosApp, flow: Flow, request: Request, identity: Identity, session: Any) -> bool:
     """``kratos_settings_before``; its validation messages go on the flow (returns False then)."""
     try:
-        await app.plugins.call("kratos_settings_before", flow=flow, request=request, identity=identity, session=session)
+        await _before_hook(app, flow, request, identity, session)
         await run_before(app, "settings", flow, request, identity=identity, session=session)
     except FlowValidationError as exc:
         flow.ui.add_issues(exc.issues)
@@ -327,7 +332,7 @@ class SettingsFlows(FlowHandler):
             return_to=expired.return_to,
         )
         await self.build(flow, session)
-        await self.app.plugins.call("kratos_settings_before", flow=flow, request=self.ex.request, identity=session.identity, session=session)
+        await _before_hook(self.app, flow, self.ex.request, session.identity, session)
         await self.before_actions(flow, identity=session.identity, session=session)
         flow.ui.add_message(self.expiry_message(expired))
         await store.insert_flow(self.app.db, flow)
@@ -418,8 +423,8 @@ class SettingsFlows(FlowHandler):
         identity = result.identity
         if protected_data_changed(stored, identity) and not ctx.privileged:
             raise session_refresh_required(self.app.public_base_url, flow.id)
-        await self.app.plugins.call(
-            "kratos_settings_pre_persist", flow=flow, identity=identity, session=ctx.session, method=result.method
+        await self.app.plugins.hooks.settings_pre_persist(
+            flow=flow, identity=identity, session=ctx.session, method=result.method
         )
         if await run_pre_persist(
             self.app, "settings", pre, flow, self.ex.request, identity, session=ctx.session, method=result.method
@@ -445,9 +450,9 @@ class SettingsFlows(FlowHandler):
         await self.build(flow, session)
         flow.ui.add_message(messages.settings_saved())
         await store.update_flow(self.app.db, flow)
-        await self.app.plugins.notify(
-            "kratos_settings_post_persist", flow=flow, identity=identity, session=session, method=result.method
-        )
+        hooks = self.app.plugins.hooks
+        await hooks.settings_post_persist(flow=flow, identity=identity, session=session, method=result.method)
+        await hooks.event(payload=SettingsChanged(flow_id=flow.id, identity_id=identity.id, method=result.method))
         if entries is None:
             entries = self._plan(result.method)[1]
         actions = await self._after(flow, identity, session, result.method, entries)

@@ -27,6 +27,7 @@ from litestar import Request, Response
 
 from ..actions.runner import VERIFICATION_AFTER, ActionContext, plan_actions, run_actions
 from ..errors import BadRequest, Gone, KratosError, NotFound
+from ..events import VerificationSucceeded
 from ..identity.model import Identity, VerifiableAddress, utcnow
 from ..methods.protocols import AddressProof, RestartFlow, ShowFlow, VerificationContext, VerificationMethod
 from ..ui import messages
@@ -47,7 +48,6 @@ __all__ = [
     "VerificationFlows",
     "verification_disabled",
     "start_verification",
-    "mark_address_verified",
     "find_verifiable",
     "new_challenge_flow",
 ]
@@ -322,6 +322,9 @@ class VerificationFlows(ChallengeFlows):
     def disabled(self) -> BadRequest:
         return verification_disabled()
 
+    async def before_hook(self, flow: Flow) -> None:
+        await self.app.plugins.hooks.verification_before(flow=flow, request=self.ex.request)
+
     def context(self, flow: Flow) -> VerificationContext:
         return VerificationContext(self.app, flow, self.ex.request, self.app.schemas.default)
 
@@ -404,17 +407,13 @@ class VerificationFlows(ChallengeFlows):
         if address is None:
             # The address left the identity's traits after the code was sent.
             raise RestartFlow(messages.verification_failed_state())
-        plugins = self.app.plugins
-        await plugins.call("kratos_identity_pre_persist", identity=identity, operation="update", source="verification")
-        async with self.app.db.transaction() as tx:
+        async with self.app.identities.writing(identity, "update", source="verification", verified_address=address) as tx:
             await codes.consume(tx, proof.secret)
-            await mark_address_verified(tx, address)
             flow.active = method.id
             self._succeed(flow, method, address)
             await store.update_flow(tx, flow)
-        await plugins.notify(
-            "kratos_identity_post_persist", identity=identity, operation="update", source="verification"
-        )
+        event = VerificationSucceeded(flow_id=flow.id, identity_id=identity.id, address_id=address.id, via=address.via)
+        await self.app.plugins.hooks.event(payload=event)
         await self._after(flow, identity, address)
         if self.ex.request.method == "GET":
             return self._link_done(flow)
@@ -442,7 +441,7 @@ class VerificationFlows(ChallengeFlows):
         )
 
     async def _after(self, flow: Flow, identity: Identity, address: VerifiableAddress) -> None:
-        await self.app.plugins.call("kratos_verification_after", flow=flow, identity=identity, address=address)
+        await self.app.plugins.hooks.verification_after(flow=flow, identity=identity, address=address)
         ctx = ActionContext(
             app=self.app,
             stage=VERIFICATION_AFTER,
@@ -458,27 +457,6 @@ class VerificationFlows(ChallengeFlows):
 def find_verifiable(addresses: list[VerifiableAddress], via: str, value: str) -> VerifiableAddress | None:
     """The address with this channel and value, or None."""
     return next((a for a in addresses if a.via == via and a.value == value), None)
-
-
-async def mark_address_verified(conn: Any, address: VerifiableAddress) -> None:
-    """Store ``address`` as ``verified: true, status: completed`` (it keeps an earlier ``verified_at``).
-
-    Only the address row is written, inside the caller's transaction, so it commits together
-    with the used code (and, for recovery, the session).
-    """
-    now = utcnow()
-    address.verified = True
-    address.status = "completed"
-    address.verified_at = address.verified_at or now
-    address.updated_at = now
-    await conn.execute(
-        "UPDATE identity_verifiable_addresses SET verified = $2, status = 'completed', verified_at = $3, updated_at = $4 "
-        "WHERE id = $1",
-        address.id,
-        True,
-        address.verified_at,
-        now,
-    )
 
 
 # -- flows started by the verification action ---------------------------------------------

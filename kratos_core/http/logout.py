@@ -139,7 +139,7 @@ def logout_public_handlers() -> list[Any]:
             # Compare digests in constant time: the token is a secret of the session.
             if not hmac.compare_digest(token_digest(stored), token_digest(expected)):
                 return await _forward(app, request, Forbidden(LOGOUT_TOKEN_MISMATCH))
-            await app.sessions.revoke(session.id)
+            await app.sessions.revoke(session.id, reason="logout")
         # Without a valid session there is nothing to revoke: Kratos completes the logout anyway.
         if _is_json(request):
             return _complete(app, None)

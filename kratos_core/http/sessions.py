@@ -243,7 +243,7 @@ def session_public_handlers() -> list[Any]:
         target = _parse_id(session_id)
         if target == current.id:
             raise BadRequest("You cannot revoke the session you are using; log out instead.")
-        await app.sessions.revoke(target, identity_id=current.identity_id)
+        await app.sessions.revoke(target, identity_id=current.identity_id, reason="self_service")
 
     return [whoami, list_my_sessions, disable_my_other_sessions, disable_my_session]
 

@@ -3,17 +3,20 @@
 Everything that creates or changes an identity goes through :class:`IdentityManager`, so the
 rules hold everywhere: traits are validated against the identity's schema, credential
 identifiers and addresses are derived from the ``ory.sh/kratos`` extension, identifiers are
-unique per credential type (409 on the admin API), and plugin hooks see every write.
+unique per credential type (409 on the admin API), and plugin hooks see every write:
+:meth:`IdentityManager.writing` is the one write path (hooks and events fire there, once).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import BadRequest, Conflict, NotFound
+from ..events import Event, IdentityCreated, IdentityDeleted, IdentityUpdated
 from ..persistence import identities as store
 from ..persistence.db import Connection, UniqueViolation
 from .model import Credential, Identity, RecoveryAddress, VerifiableAddress, utcnow
@@ -24,7 +27,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..plugins.manager import PluginHost
     from .schema import SchemaRegistry
 
-__all__ = ["IdentityManager", "CREDENTIAL_TYPES", "IdentityDraft", "CONFLICT_REASON"]
+__all__ = ["IdentityManager", "CREDENTIAL_TYPES", "IdentityDraft", "CONFLICT_REASON", "Operation"]
+
+#: What an identity write does (``kratos_identity_pre_persist``/``post_persist`` get it).
+Operation = Literal["create", "update", "delete"]
 
 #: Credential types Kratos knows (``include_credential`` and credential deletion accept these).
 CREDENTIAL_TYPES = ("password", "oidc", "totp", "lookup_secret", "webauthn", "code", "passkey", "profile", "saml", "link_recovery", "code_recovery")
@@ -101,14 +107,8 @@ class IdentityManager:
         )
         await self._apply_traits(identity, draft.traits, draft.verifiable_addresses, draft.recovery_addresses)
         await self._import_credentials(identity, draft.credentials)
-        await self.plugins.call("kratos_identity_pre_persist", identity=identity, operation="create", source=source)
-        try:
-            async with self.db.transaction() as tx:
-                await store.insert_identity(tx, identity)
-        except UniqueViolation as exc:
-            raise Conflict(CONFLICT_REASON) from exc
-        await self.plugins.notify("kratos_identity_post_persist", identity=identity, operation="create", source=source)
-        await self.plugins.notify("kratos_event", event="identity.created", data={"identity_id": str(identity.id), "source": source})
+        async with self.writing(identity, "create", source=source):
+            pass
         return identity
 
     async def update(self, identity: Identity, draft: IdentityDraft, *, source: str = "admin") -> Identity:
@@ -126,28 +126,79 @@ class IdentityManager:
         await self._import_credentials(identity, draft.credentials)
         return await self.save(identity, source=source)
 
-    async def save(self, identity: Identity, *, source: str = "admin", conn: Connection | None = None) -> Identity:
-        """Store an identity whose fields were changed in place (re-deriving nothing)."""
-        await self.plugins.call("kratos_identity_pre_persist", identity=identity, operation="update", source=source)
-        try:
-            if conn is not None:
-                await store.update_identity(conn, identity)
-            else:
-                async with self.db.transaction() as tx:
-                    if await store.get_identity(tx, identity.id) is None:
-                        raise NotFound("Unable to locate the resource", message="Unable to locate the resource")
-                    await store.update_identity(tx, identity)
-        except UniqueViolation as exc:
-            raise Conflict(CONFLICT_REASON) from exc
-        await self.plugins.notify("kratos_identity_post_persist", identity=identity, operation="update", source=source)
+    async def save(self, identity: Identity, *, source: str = "admin") -> Identity:
+        """Store an identity whose fields (traits, credentials ...) were changed in place.
+
+        Nothing is re-derived: call :meth:`revalidate` first when traits changed.
+        """
+        async with self.writing(identity, "update", source=source):
+            pass
         return identity
 
     async def delete(self, identity_id: uuid.UUID, *, source: str = "admin") -> None:
+        """Delete an identity with its credentials, addresses and sessions."""
         identity = await self.get(identity_id)
-        if not await store.delete_identity(self.db, identity_id):
+        async with self.writing(identity, "delete", source=source):
+            pass
+
+    @asynccontextmanager
+    async def writing(
+        self,
+        identity: Identity,
+        operation: Operation,
+        *,
+        source: str,
+        verified_address: VerifiableAddress | None = None,
+        batch: bool = False,
+    ) -> AsyncIterator[Connection]:
+        """The one identity write path: every create, update, credential change, address
+        verification and delete of the server and of plugins goes through here.
+
+        Fires ``kratos_identity_pre_persist`` (fail closed), writes the identity in a transaction
+        that the block may add its own writes to (a session, the completed flow, a used code:
+        they commit together), then ``kratos_identity_post_persist`` (contained) and the
+        ``identity.created``/``updated``/``deleted`` event, each exactly once and only after the
+        commit. An exception in the block rolls everything back and fires nothing after.
+
+        Args:
+            identity: The identity as it is to be stored.
+            operation: ``create``, ``update`` or ``delete``.
+            source: Who writes (``admin``, ``import``, ``registration``, ``settings``, ``login``,
+                ``recovery``, ``verification`` or a plugin's name); hooks and events get it.
+            verified_address: Verify this address of the identity and write only that (an
+                ``update``): the used code or link proved it.
+            batch: Write as one statement (blind writes only in the block; registrations).
+
+        Raises:
+            Conflict: an identifier or address belongs to another identity (409).
+            NotFound: the identity to update or delete does not exist.
+        """
+        if verified_address is not None:
+            _mark_verified(verified_address)
+        hooks = self.plugins.hooks
+        await hooks.identity_pre_persist(identity=identity, operation=operation, source=source)
+        try:
+            async with self.db.batch() if batch else self.db.transaction() as tx:
+                await self._store(tx, identity, operation, verified_address)
+                yield tx
+        except UniqueViolation as exc:
+            raise Conflict(CONFLICT_REASON) from exc
+        await hooks.identity_post_persist(identity=identity, operation=operation, source=source)
+        await hooks.event(payload=_event(identity, operation, source, verified_address))
+
+    async def _store(
+        self, tx: Connection, identity: Identity, operation: Operation, verified_address: VerifiableAddress | None
+    ) -> None:
+        if operation == "create":
+            await store.insert_identity(tx, identity)
+        elif verified_address is not None:
+            await store.mark_address_verified(tx, identity.id, verified_address)
+        elif operation == "update":
+            if await store.get_identity(tx, identity.id) is None:
+                raise NotFound("Unable to locate the resource", message="Unable to locate the resource")
+            await store.update_identity(tx, identity)
+        elif not await store.delete_identity(tx, identity.id):
             raise NotFound("Unable to locate the resource", message="Unable to locate the resource")
-        await self.plugins.notify("kratos_identity_post_persist", identity=identity, operation="delete", source=source)
-        await self.plugins.notify("kratos_event", event="identity.deleted", data={"identity_id": str(identity_id), "source": source})
 
     # -- derivation --------------------------------------------------------------------------
 
@@ -201,6 +252,24 @@ class IdentityManager:
                 cred = identity.credentials[ctype] = _new_credential(ctype, now)
             cred.config = config
             cred.updated_at = now
+
+
+def _mark_verified(address: VerifiableAddress) -> None:
+    """``verified: true, status: completed`` (an earlier ``verified_at`` is kept)."""
+    now = utcnow()
+    address.verified = True
+    address.status = "completed"
+    address.verified_at = address.verified_at or now
+    address.updated_at = now
+
+
+def _event(identity: Identity, operation: Operation, source: str, verified_address: VerifiableAddress | None) -> Event:
+    if operation == "create":
+        return IdentityCreated(identity_id=identity.id, source=source)
+    if operation == "delete":
+        return IdentityDeleted(identity_id=identity.id, source=source)
+    change = "identity" if verified_address is None else "address_verified"
+    return IdentityUpdated(identity_id=identity.id, source=source, change=change)
 
 
 def _check_state(state: str) -> str:

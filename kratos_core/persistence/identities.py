@@ -23,6 +23,7 @@ __all__ = [
     "list_identities",
     "update_identity",
     "delete_identity",
+    "mark_address_verified",
     "find_identity_id_by_identifier",
     "find_identity_by_identifier",
     "find_identity_id_by_external_id",
@@ -366,6 +367,19 @@ async def delete_identity(conn: Connection, identity_id: uuid.UUID) -> bool:
     deleted = await conn.execute(_DELETE_IDENTITY, identity_id) > 0
     await announce(conn, f"i:{identity_id}")
     return deleted
+
+
+async def mark_address_verified(conn: Connection, identity_id: uuid.UUID, address: VerifiableAddress) -> None:
+    """Store one verifiable address as ``verified``/``completed`` with its timestamps (only that row)."""
+    await conn.execute(
+        "UPDATE identity_verifiable_addresses SET verified = $2, status = 'completed', verified_at = $3, updated_at = $4 "
+        "WHERE id = $1",
+        address.id,
+        True,
+        address.verified_at,
+        address.updated_at,
+    )
+    await announce(conn, f"i:{identity_id}")  # whoami shows the addresses: cached sessions are stale
 
 
 async def get_identity(conn: Connection, identity_id: uuid.UUID) -> Identity | None:

@@ -1,9 +1,9 @@
-"""The plugin host: one pluggy manager per app, registries, and the async-aware hook caller.
+"""The plugin host: one pluggy manager per app, registries, and the typed hook facade.
 
-Every hook is called through :meth:`PluginHost.call` (fail closed: the first exception
-propagates and stops the implementations after it) or :meth:`PluginHost.notify` (contained:
-exceptions are logged with the plugin's name). Never call ``pm.hook.<name>(...)`` elsewhere:
-pluggy does not await coroutines, and these two callers do, one implementation at a time.
+Every hook is called through :attr:`PluginHost.hooks` (:class:`kratos_core.plugins.hooks.Hooks`,
+one method per hookspec), which runs pluggy's order and wrappers and awaits each coroutine
+before the next implementation. Never call ``pm.hook.<name>(...)``: pluggy does not await.
+Implementations the caller cannot honour are refused while the host is built.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import pluggy
 
 from .. import hookspecs
 from ..methods import KNOWN_METHOD_PACKAGES
+from .caller import UnhonourableHook, check_implementation
+from .hooks import Hooks
 from .registry import ChannelRegistrar, ConfigRegistrar, FlowActionRegistrar, MethodRegistrar, RouteRegistrar
 
 __all__ = [
@@ -96,6 +98,36 @@ class PluginError(Exception):
     """A plugin problem found at start-up (missing provider, bad plugin config, duplicates)."""
 
 
+#: Hooks that run once, synchronously, while the host and apps are built.
+SYNC_HOOKS = frozenset(
+    {
+        "kratos_add_hookspecs",
+        "kratos_register_methods",
+        "kratos_register_flow_actions",
+        "kratos_register_courier_channels",
+        "kratos_register_config",
+        "kratos_register_routes",
+        "kratos_register_commands",
+    }
+)
+
+
+class _PluginManager(pluggy.PluginManager):
+    """pluggy's manager, accepting async-generator wrappers (the host's caller runs them)."""
+
+    def _verify_hook(self, hook: pluggy.HookCaller, hookimpl: pluggy.HookImpl) -> None:
+        if (hookimpl.wrapper or hookimpl.hookwrapper) and inspect.isasyncgenfunction(hookimpl.function):
+            # pluggy checks that a wrapper is a *generator* function; verify everything else
+            # on a copy that is not a wrapper, and keep pluggy's "not both kinds" rule.
+            if hookimpl.wrapper and hookimpl.hookwrapper:
+                raise pluggy.PluginValidationError(
+                    hookimpl.plugin, f"plugin {hookimpl.plugin_name!r}: wrapper=True and hookwrapper=True exclude each other"
+                )
+            opts = {**hookimpl.opts, "wrapper": False, "hookwrapper": False}
+            hookimpl = pluggy.HookImpl(hookimpl.plugin, hookimpl.plugin_name, hookimpl.function, opts)  # type: ignore[arg-type]
+        super()._verify_hook(hook, hookimpl)
+
+
 class PluginInfo(dict):
     """``{"name", "entry_point", "version", "hooks", "builtin", "blocked"}`` for ``kratos plugins``."""
 
@@ -116,7 +148,9 @@ class PluginHost:
         plugins: Sequence[object] = (),
         blocked: Iterable[str] = (),
     ) -> None:
-        self.pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+        self.pm = _PluginManager(ENTRY_POINT_GROUP)
+        #: The typed facade: one method per hookspec (``host.hooks.login_before(...)``).
+        self.hooks = Hooks(self.pm)
         self.pm.add_hookspecs(hookspecs)
         blocked = set(blocked)
         self.blocked: frozenset[str] = frozenset(blocked)
@@ -136,19 +170,34 @@ class PluginHost:
             self._load_entry_points()
         for plugin in plugins:
             self.pm.register(plugin)
-        self._call_sync("kratos_add_hookspecs", pm=self.pm)
+        self._check_implementations(("kratos_add_hookspecs",))
+        self.hooks.add_hookspecs(pm=self.pm)
         # Unknown kratos_* hook names in a plugin are a typo; fail at boot (STYLE.md habit 5).
         self.pm.check_pending()
+        self._check_implementations([name for name in vars(self.pm.hook) if name.startswith("kratos_")])
         self.methods = MethodRegistrar()
         self.actions = FlowActionRegistrar()
         self.channels = ChannelRegistrar()
         self.config_sections = ConfigRegistrar()
-        self._register("kratos_register_methods", self.methods)
-        self._register("kratos_register_flow_actions", self.actions)
-        self._register("kratos_register_courier_channels", self.channels)
-        self._register("kratos_register_config", self.config_sections)
+        self.hooks.register_methods(register=self.methods)
+        self.hooks.register_flow_actions(register=self.actions)
+        self.hooks.register_courier_channels(register=self.channels)
+        self.hooks.register_config(register=self.config_sections)
         #: Channel id -> its validated ``courier.channels[].config`` (channels with a model).
         self.channel_configs: dict[str, Any] = {}
+
+    def _check_implementations(self, names: Iterable[str]) -> None:
+        """Refuse implementations the caller cannot honour, naming the plugin (at start-up)."""
+        for name in names:
+            caller = getattr(self.pm.hook, name, None)
+            if caller is None:
+                continue
+            firstresult = bool(caller.spec is not None and caller.spec.opts.get("firstresult"))
+            for impl in caller.get_hookimpls():
+                try:
+                    check_implementation(name, impl, sync_only=name in SYNC_HOOKS, firstresult=firstresult)
+                except UnhonourableHook as exc:
+                    raise PluginError(str(exc)) from None
 
     def _load_entry_points(self) -> None:
         """Load installed plugins; a broken one stops the start with its name (no traceback)."""
@@ -170,19 +219,14 @@ class PluginHost:
 
     # -- registration ------------------------------------------------------------------------
 
-    def _register(self, hook_name: str, registrar: Any) -> None:
-        for impl in self._impls(hook_name):
-            registrar.current_plugin = impl.plugin_name
-            impl.function(register=registrar)
-
     def routes(self) -> RouteRegistrar:
         """Collect plugin routes (called while the HTTP apps are built)."""
         registrar = RouteRegistrar()
-        self._register("kratos_register_routes", registrar)
+        self.hooks.register_routes(register=registrar)
         return registrar
 
     def register_commands(self, cli: click.Group) -> None:
-        self._call_sync("kratos_register_commands", cli=cli)
+        self.hooks.register_commands(cli=cli)
 
     def config_fragments(self) -> dict[str, type]:
         """Config sections owned by plugins: dotted path -> msgspec Struct type.
@@ -384,43 +428,9 @@ class PluginHost:
             mid: m for mid, m in self.methods.items.items() if mid in sections and sections[mid].enabled
         }
 
-    # -- calling hooks -----------------------------------------------------------------------
-
-    def _impls(self, hook_name: str) -> list[pluggy.HookImpl]:
-        # pluggy calls the last registered implementation first (tryfirst/trylast respected);
-        # keep that order so plugin authors get what pluggy's docs promise.
-        return list(reversed(getattr(self.pm.hook, hook_name).get_hookimpls()))
-
-    @staticmethod
-    def _kwargs(impl: pluggy.HookImpl, kwargs: dict[str, Any]) -> dict[str, Any]:
-        return {name: kwargs[name] for name in impl.argnames if name in kwargs}
-
-    def _call_sync(self, hook_name: str, **kwargs: Any) -> list[Any]:
-        return [impl.function(**self._kwargs(impl, kwargs)) for impl in self._impls(hook_name)]
-
-    async def call(self, hook_name: str, **kwargs: Any) -> list[Any]:
-        """Call every implementation in order, awaiting each; the first exception propagates."""
-        results = []
-        for impl in self._impls(hook_name):
-            result = impl.function(**self._kwargs(impl, kwargs))
-            if inspect.isawaitable(result):
-                result = await result
-            if result is not None:
-                results.append(result)
-        return results
-
-    async def notify(self, hook_name: str, **kwargs: Any) -> None:
-        """Call every implementation, containing and logging each one's exception."""
-        for impl in self._impls(hook_name):
-            try:
-                result = impl.function(**self._kwargs(impl, kwargs))
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:  # noqa: BLE001 - observers must not break the server
-                log.exception("plugin %r failed in %s", impl.plugin_name, hook_name)
-
     def has_impls(self, hook_name: str) -> bool:
-        return bool(getattr(self.pm.hook, hook_name).get_hookimpls())
+        """Whether any plugin implements ``hook_name`` (introspection; calls go through ``hooks``)."""
+        return self.hooks.has(hook_name)
 
     # -- introspection -----------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import BadRequest, NotFound, Unauthorized
+from ..events import SessionIssued, SessionRefreshed, SessionRevoked
 from ..identity.model import Identity, utcnow
 from . import store
 from .aal import check_required_aal, method_aal, session_aal
@@ -280,6 +281,27 @@ class SessionManager:
         else:
             await self._write(conn, store.insert_session, session, *digests)
 
+    async def announce_issued(self, session: Session, *, flow: str) -> None:
+        """Tell observers a new session is stored (``session.issued``); call after the commit.
+
+        Args:
+            session: The stored session.
+            flow: The flow kind that issued it (``login``, ``registration``, ``recovery``).
+        """
+        method = session.authentication_methods[-1].method if session.authentication_methods else ""
+        event = SessionIssued(session_id=session.id, identity_id=session.identity_id, aal=session.aal, method=method, flow=flow)
+        await self.app.plugins.hooks.event(payload=event)
+
+    async def announce_refreshed(self, session: Session, *, reason: str) -> None:
+        """Tell observers a stored session was re-authenticated or extended (``session.refreshed``)."""
+        event = SessionRefreshed(session_id=session.id, identity_id=session.identity_id, aal=session.aal, reason=reason)
+        await self.app.plugins.hooks.event(payload=event)
+
+    async def _revoked(self, identity_id: uuid.UUID | None, session_id: uuid.UUID | None, count: int, reason: str) -> None:
+        if count:
+            event = SessionRevoked(identity_id=identity_id, session_id=session_id, count=count, reason=reason)
+            await self.app.plugins.hooks.event(payload=event)
+
     async def step_up(
         self,
         session: Session,
@@ -499,33 +521,46 @@ class SessionManager:
 
     # -- ending and extending -------------------------------------------------------------------
 
-    async def revoke(self, session_id: uuid.UUID, *, identity_id: uuid.UUID | None = None) -> None:
-        """Deactivate a session (the row stays, as in Kratos).
+    async def revoke(self, session_id: uuid.UUID, *, identity_id: uuid.UUID | None = None, reason: str = "admin") -> None:
+        """Deactivate a session (the row stays, as in Kratos); observers get ``session.revoked``.
+
+        Args:
+            session_id: The session.
+            identity_id: Only if it belongs to this identity (a user revoking own sessions).
+            reason: For the event: ``admin``, ``logout``, ``self_service``, ``hook_refused``.
 
         Raises:
             NotFound: no such session (of that identity, when given).
         """
         if not await store.revoke_session(self.app.db, session_id, identity_id):
             raise session_not_found()
+        await self._revoked(identity_id, session_id, 1, reason)
 
     async def revoke_token(self, token: str) -> bool:
-        """Deactivate the session of a token; False when no session has it."""
+        """Deactivate the session of a token (a logout); False when no session has it."""
         if not looks_like_session_token(token):
             return False
-        return await store.revoke_by_token_digest(self.app.db, token_digest(token))
+        revoked = await store.revoke_by_token_digest(self.app.db, token_digest(token))
+        await self._revoked(None, None, int(revoked), "logout")
+        return revoked
 
-    async def revoke_others(self, session: Session) -> int:
+    async def revoke_others(self, session: Session, *, reason: str = "self_service") -> int:
         """Deactivate all other active sessions of the session's identity; how many."""
-        return await store.revoke_other_sessions(self.app.db, session.identity_id, session.id)
+        count = await store.revoke_other_sessions(self.app.db, session.identity_id, session.id)
+        await self._revoked(session.identity_id, None, count, reason)
+        return count
 
-    async def revoke_all_for_identity(self, identity_id: uuid.UUID, conn: Connection | None = None) -> int:
-        """Deactivate every active session of an identity (``revoke_active_sessions`` hook,
-        recovery, admin state changes); how many."""
-        return await store.revoke_identity_sessions(conn or self.app.db, identity_id)
+    async def revoke_all_for_identity(self, identity_id: uuid.UUID, *, reason: str = "admin") -> int:
+        """Deactivate every active session of an identity; how many."""
+        count = await store.revoke_identity_sessions(self.app.db, identity_id)
+        await self._revoked(identity_id, None, count, reason)
+        return count
 
     async def delete_all_for_identity(self, identity_id: uuid.UUID) -> int:
-        """Delete (not deactivate) every session of an identity; how many."""
-        return await store.delete_identity_sessions(self.app.db, identity_id)
+        """Delete (not deactivate) every session of an identity (admin API); how many."""
+        count = await store.delete_identity_sessions(self.app.db, identity_id)
+        await self._revoked(identity_id, None, count, "admin_delete")
+        return count
 
     async def extend(self, session_id: uuid.UUID) -> Session:
         """The admin extend rule (section 4.2): extend only once ``expires_at`` is within
@@ -540,6 +575,7 @@ class SessionManager:
         if session.expires_at - earliest < now:
             session.expires_at = now + self.lifespan
             await store.set_expiry(self.app.db, session.id, session.expires_at)
+            await self.announce_refreshed(session, reason="extended")
         return session
 
     # -- the cookie -----------------------------------------------------------------------------

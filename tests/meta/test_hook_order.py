@@ -29,10 +29,12 @@ REGISTRATION = [
     "kratos_identity_pre_persist",
     "kratos_identity_post_persist",
     "kratos_event:identity.created",
+    "kratos_event:session.issued",
     "kratos_registration_post_persist",
+    "kratos_event:registration.succeeded",
 ]
-LOGIN = ["kratos_login_before", "kratos_login_after"]
-LOGOUT: list[str] = []
+LOGIN = ["kratos_login_before", "kratos_login_after", "kratos_event:session.issued", "kratos_event:login.succeeded"]
+LOGOUT = ["kratos_event:session.revoked"]
 
 
 @pytest.fixture
@@ -69,5 +71,6 @@ async def test_password_registration_login_logout_hook_order(
     await kratos_flows.logout(login.json()["session_token"])
     assert kratos_hook_recorder.lifecycle() == LOGOUT
 
+    kratos_hook_recorder.clear()
     await kratos_app.stop()
     assert kratos_hook_recorder.lifecycle() == ["kratos_shutdown"]

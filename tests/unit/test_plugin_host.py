@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from types import SimpleNamespace
 
 import pluggy
 import pytest
 
 from kratos_core import hookimpl
+from kratos_core.events import IdentityCreated, IdentityDeleted
 from kratos_core.plugins.manager import PluginError, PluginHost
 from kratos_core.plugins.registry import DuplicateRegistration
 
@@ -79,7 +81,7 @@ async def test_call_awaits_each_implementation_in_order_and_a_veto_stops_the_res
 
     host = PluginHost(autoload=False, plugins=[Second(), First()])
     with pytest.raises(RuntimeError, match="veto"):
-        await host.call("kratos_startup", config=None)
+        await host.hooks.startup(config=None)
     assert seen == ["first"]
 
 
@@ -93,7 +95,7 @@ async def test_call_passes_only_the_arguments_an_implementation_asks_for() -> No
             return "done"
 
     host = PluginHost(autoload=False, plugins=[Minimal()])
-    assert await host.call("kratos_event", event="identity.created", data={}) == ["done"]
+    await host.hooks.event(payload=IdentityCreated(identity_id=uuid.uuid4(), source="admin"))
     assert got == ["identity.created"]
 
 
@@ -112,8 +114,8 @@ async def test_notify_contains_and_logs_failures(caplog: pytest.LogCaptureFixtur
 
     host = PluginHost(autoload=False, plugins=[Broken(), Fine()])
     with caplog.at_level(logging.ERROR, logger="kratos.plugins"):
-        await host.notify("kratos_event", event="x", data={})
-    assert seen == ["x"]
+        await host.hooks.event(payload=IdentityDeleted(identity_id=uuid.uuid4(), source="admin"))
+    assert seen == ["identity.deleted"]
     assert "failed in kratos_event" in caplog.text
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from kratos_core.flows import codes
 from kratos_core.flows.errors import FlowValidationError
 from kratos_core.flows.messages import queue_message
-from kratos_core.flows.verification import find_verifiable, mark_address_verified
+from kratos_core.flows.verification import find_verifiable
 from kratos_core.identity.model import Identity, identity_public_dict, utcnow
 from kratos_core.identity.normalize import normalize_identifier
 from kratos_core.methods.protocols import (
@@ -152,11 +152,12 @@ class PasswordlessCode:
             raise FlowValidationError.on_flow(messages.invalid_login_code()) from None
         identity = await ctx.app.identities.get(found.identity_id)  # type: ignore[arg-type]
         address = find_verifiable(identity.verifiable_addresses, found.address_via or "", found.address_value or "")
-        async with ctx.app.db.transaction() as tx:
+        writing = ctx.app.db.transaction()
+        if address is not None and not address.verified:
+            # Receiving the code proved the address (section 6.2): an identity write, with hooks.
+            writing = ctx.app.identities.writing(identity, "update", source="login", verified_address=address)
+        async with writing as tx:
             await codes.consume(tx, found)
-            if address is not None and not address.verified:
-                # Receiving the code proved the address (section 6.2).
-                await mark_address_verified(tx, address)
         ctx.flow.move_to("passed_challenge")
         return LoginResult(identity=identity, method="code", aal="aal1")
 

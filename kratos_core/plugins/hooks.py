@@ -1,0 +1,225 @@
+"""The typed hook facade: one method per hookspec, the one place each hook is called.
+
+``app.plugins.hooks.login_before(flow=flow, request=request)`` calls ``kratos_login_before``
+through :func:`kratos_core.plugins.caller.acall` (pluggy's order and wrappers, each coroutine
+awaited before the next implementation). As in tox 4, the core never names a hook by a string:
+grep for ``hooks.login_before(`` to find the call site. A meta-test keeps one method here per
+hookspec, with the spec's parameters.
+
+Two policies, as the hookspecs document per stage:
+
+* fail closed (:meth:`Hooks._closed`): the first exception propagates (``before``,
+  ``pre_persist``, ``after`` hooks that may refuse);
+* contained (:meth:`Hooks._contained`): an exception is logged with the plugin's name and the
+  others still run (``post_persist``, observers, shutdown).
+
+A hook with no implementation costs one list copy. With the ``kratos.plugins.hooks`` logger at
+DEBUG (``log.level: debug`` or ``trace``) every call is logged with the hook's name, the
+plugins called and the outcome, never argument values.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import pluggy
+
+from .caller import HookTrace, acall, call_sync
+
+if TYPE_CHECKING:  # pragma: no cover
+    import click
+    from litestar import Request
+
+    from ..config import Config
+    from ..courier.model import Dispatch, Message
+    from ..events import Event
+    from ..flows.model import Flow
+    from ..identity.model import Identity, VerifiableAddress
+    from ..session.model import Session
+    from .registry import ChannelRegistrar, ConfigRegistrar, FlowActionRegistrar, MethodRegistrar, RouteRegistrar
+
+__all__ = ["Hooks", "trace_log"]
+
+#: The hook-call trace; DEBUG turns it on.
+trace_log = logging.getLogger("kratos.plugins.hooks")
+
+
+class Hooks:
+    """Call the hooks of one plugin manager (``PluginHost.hooks``)."""
+
+    __slots__ = ("_relay",)
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self._relay = pm.hook
+
+    # -- the two policies ------------------------------------------------------------------
+
+    async def _closed(self, name: str, kwargs: dict[str, Any]) -> list[Any]:
+        impls = getattr(self._relay, name).get_hookimpls()
+        if not impls:
+            if trace_log.isEnabledFor(logging.DEBUG):
+                trace_log.debug("hook %s: no implementations", name)
+            return []
+        if not trace_log.isEnabledFor(logging.DEBUG):
+            return await acall(name, impls, kwargs)
+        trace = HookTrace()
+        try:
+            results = await acall(name, impls, kwargs, trace=trace)
+        except BaseException as exc:
+            trace_log.debug("hook %s: %s -> refused (%s)", name, ", ".join(trace.steps), type(exc).__name__)
+            raise
+        trace_log.debug("hook %s: %s -> ok", name, ", ".join(trace.steps))
+        return results
+
+    async def _contained(self, name: str, kwargs: dict[str, Any]) -> None:
+        impls = getattr(self._relay, name).get_hookimpls()
+        if not impls:
+            if trace_log.isEnabledFor(logging.DEBUG):
+                trace_log.debug("hook %s: no implementations", name)
+            return
+        if not trace_log.isEnabledFor(logging.DEBUG):
+            await acall(name, impls, kwargs, contain=True)
+            return
+        trace = HookTrace()
+        await acall(name, impls, kwargs, contain=True, trace=trace)
+        trace_log.debug("hook %s: %s -> done (failures contained)", name, ", ".join(trace.steps))
+
+    def _sync(self, name: str, kwargs: dict[str, Any], before_each: Callable[[Any], None] | None = None) -> None:
+        impls = getattr(self._relay, name).get_hookimpls()
+        trace = HookTrace() if trace_log.isEnabledFor(logging.DEBUG) else None
+        call_sync(name, impls, kwargs, before_each=before_each, trace=trace)
+        if trace is not None:
+            trace_log.debug("hook %s: %s -> ok", name, ", ".join(trace.steps) or "no implementations")
+
+    def has(self, hook_name: str) -> bool:
+        """Whether any plugin implements ``hook_name`` (introspection, not a call)."""
+        return bool(getattr(self._relay, hook_name).get_hookimpls())
+
+    # -- start-up: what exists ---------------------------------------------------------------
+
+    def add_hookspecs(self, *, pm: pluggy.PluginManager) -> None:
+        """:func:`kratos_core.hookspecs.kratos_add_hookspecs`."""
+        self._sync("kratos_add_hookspecs", {"pm": pm})
+
+    def register_methods(self, *, register: MethodRegistrar) -> None:
+        """:func:`kratos_core.hookspecs.kratos_register_methods`."""
+        self._sync("kratos_register_methods", {"register": register}, _owner(register))
+
+    def register_flow_actions(self, *, register: FlowActionRegistrar) -> None:
+        """:func:`kratos_core.hookspecs.kratos_register_flow_actions`."""
+        self._sync("kratos_register_flow_actions", {"register": register}, _owner(register))
+
+    def register_courier_channels(self, *, register: ChannelRegistrar) -> None:
+        """:func:`kratos_core.hookspecs.kratos_register_courier_channels`."""
+        self._sync("kratos_register_courier_channels", {"register": register}, _owner(register))
+
+    def register_config(self, *, register: ConfigRegistrar) -> None:
+        """:func:`kratos_core.hookspecs.kratos_register_config`."""
+        self._sync("kratos_register_config", {"register": register}, _owner(register))
+
+    def register_routes(self, *, register: RouteRegistrar) -> None:
+        """:func:`kratos_core.hookspecs.kratos_register_routes`."""
+        self._sync("kratos_register_routes", {"register": register}, _owner(register))
+
+    def register_commands(self, *, cli: click.Group) -> None:
+        """:func:`kratos_core.hookspecs.kratos_register_commands`."""
+        self._sync("kratos_register_commands", {"cli": cli})
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def startup(self, *, config: Config) -> None:
+        """:func:`kratos_core.hookspecs.kratos_startup` (fail closed: stops the start)."""
+        await self._closed("kratos_startup", {"config": config})
+
+    async def login_before(self, *, flow: Flow, request: Request) -> None:
+        """:func:`kratos_core.hookspecs.kratos_login_before` (fail closed)."""
+        await self._closed("kratos_login_before", {"flow": flow, "request": request})
+
+    async def login_after(self, *, flow: Flow, identity: Identity, session: Session) -> None:
+        """:func:`kratos_core.hookspecs.kratos_login_after` (fail closed)."""
+        await self._closed("kratos_login_after", {"flow": flow, "identity": identity, "session": session})
+
+    async def registration_before(self, *, flow: Flow, request: Request) -> None:
+        """:func:`kratos_core.hookspecs.kratos_registration_before` (fail closed)."""
+        await self._closed("kratos_registration_before", {"flow": flow, "request": request})
+
+    async def registration_pre_persist(self, *, flow: Flow, identity: Identity) -> None:
+        """:func:`kratos_core.hookspecs.kratos_registration_pre_persist` (fail closed)."""
+        await self._closed("kratos_registration_pre_persist", {"flow": flow, "identity": identity})
+
+    async def registration_post_persist(self, *, flow: Flow, identity: Identity, session: Session) -> None:
+        """:func:`kratos_core.hookspecs.kratos_registration_post_persist` (contained)."""
+        await self._contained("kratos_registration_post_persist", {"flow": flow, "identity": identity, "session": session})
+
+    async def settings_before(self, *, flow: Flow, request: Request, identity: Identity, session: Session) -> None:
+        """:func:`kratos_core.hookspecs.kratos_settings_before` (fail closed)."""
+        kwargs = {"flow": flow, "request": request, "identity": identity, "session": session}
+        await self._closed("kratos_settings_before", kwargs)
+
+    async def settings_pre_persist(self, *, flow: Flow, identity: Identity, session: Session, method: str) -> None:
+        """:func:`kratos_core.hookspecs.kratos_settings_pre_persist` (fail closed)."""
+        kwargs = {"flow": flow, "identity": identity, "session": session, "method": method}
+        await self._closed("kratos_settings_pre_persist", kwargs)
+
+    async def settings_post_persist(self, *, flow: Flow, identity: Identity, session: Session, method: str) -> None:
+        """:func:`kratos_core.hookspecs.kratos_settings_post_persist` (contained)."""
+        kwargs = {"flow": flow, "identity": identity, "session": session, "method": method}
+        await self._contained("kratos_settings_post_persist", kwargs)
+
+    async def recovery_before(self, *, flow: Flow, request: Request) -> None:
+        """:func:`kratos_core.hookspecs.kratos_recovery_before` (fail closed)."""
+        await self._closed("kratos_recovery_before", {"flow": flow, "request": request})
+
+    async def recovery_after(self, *, flow: Flow, identity: Identity, session: Session) -> None:
+        """:func:`kratos_core.hookspecs.kratos_recovery_after` (fail closed for the session)."""
+        await self._closed("kratos_recovery_after", {"flow": flow, "identity": identity, "session": session})
+
+    async def verification_before(self, *, flow: Flow, request: Request) -> None:
+        """:func:`kratos_core.hookspecs.kratos_verification_before` (fail closed)."""
+        await self._closed("kratos_verification_before", {"flow": flow, "request": request})
+
+    async def verification_after(self, *, flow: Flow, identity: Identity, address: VerifiableAddress) -> None:
+        """:func:`kratos_core.hookspecs.kratos_verification_after` (errors to the flow's handler)."""
+        await self._closed("kratos_verification_after", {"flow": flow, "identity": identity, "address": address})
+
+    async def courier_before_send(self, *, message: Message) -> None:
+        """:func:`kratos_core.hookspecs.kratos_courier_before_send` (fail closed: vetoes the attempt)."""
+        await self._closed("kratos_courier_before_send", {"message": message})
+
+    async def courier_after_send(self, *, message: Message, dispatch: Dispatch) -> None:
+        """:func:`kratos_core.hookspecs.kratos_courier_after_send` (contained)."""
+        await self._contained("kratos_courier_after_send", {"message": message, "dispatch": dispatch})
+
+    async def identity_pre_persist(self, *, identity: Identity, operation: str, source: str) -> None:
+        """:func:`kratos_core.hookspecs.kratos_identity_pre_persist` (fail closed)."""
+        await self._closed("kratos_identity_pre_persist", {"identity": identity, "operation": operation, "source": source})
+
+    async def identity_post_persist(self, *, identity: Identity, operation: str, source: str) -> None:
+        """:func:`kratos_core.hookspecs.kratos_identity_post_persist` (contained)."""
+        kwargs = {"identity": identity, "operation": operation, "source": source}
+        await self._contained("kratos_identity_post_persist", kwargs)
+
+    async def event(self, *, payload: Event) -> None:
+        """:func:`kratos_core.hookspecs.kratos_event` (contained): ``event`` and ``data`` are
+        derived from the typed ``payload``, and only when someone observes."""
+        if not getattr(self._relay, "kratos_event").get_hookimpls():
+            return
+        data = msgspec.to_builtins(payload)
+        data.pop("event", None)
+        await self._contained("kratos_event", {"event": payload.name, "data": data, "payload": payload})
+
+    async def shutdown(self, *, config: Config) -> None:
+        """:func:`kratos_core.hookspecs.kratos_shutdown` (contained)."""
+        await self._contained("kratos_shutdown", {"config": config})
+
+
+def _owner(registrar: Any) -> Callable[[pluggy.HookImpl], None]:
+    """Tell a registrar which plugin registers next (for duplicate-id messages)."""
+
+    def before_each(impl: pluggy.HookImpl) -> None:
+        registrar.current_plugin = impl.plugin_name
+
+    return before_each
