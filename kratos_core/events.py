@@ -4,7 +4,7 @@ Each event is a frozen msgspec Struct whose tag is its dotted name (``identity.c
 observer receives it as ``payload`` (and, for observers written before payloads were typed, the
 name as ``event`` and the fields as the ``data`` dict). Payloads carry ids, method names and
 outcomes, never a secret: no password, code, token or link, and no traits (the identity may be
-read through its id). ``docs/hooks/events.md`` is the table of this module, and a meta-test
+read through its id). ``docs/plugins/events.md`` is the table of this module, and a meta-test
 (``tests/meta/test_event_catalogue.py``) proves each event fires in a real scenario.
 
 Events are emitted after what they report is committed, so an observer never sees an event
@@ -74,7 +74,7 @@ class IdentityCreated(Event, frozen=True, tag="identity.created"):
 
     Attributes:
         identity_id: The new identity.
-        source: Who wrote it: ``admin``, ``import``, ``registration`` ...
+        source: Who wrote it: ``admin`` (admin API, imports) or ``registration``.
     """
 
     when: ClassVar[str] = "An identity was stored: registration, the admin API or an import."

@@ -512,7 +512,7 @@ def kratos_identity_pre_persist(identity: Identity, operation: str, source: str)
     Args:
         identity: The identity about to be stored (credentials included).
         operation: ``"create"``, ``"update"`` or ``"delete"``.
-        source: Where the write comes from: ``"admin"`` (admin API), ``"import"``, or
+        source: Where the write comes from: ``"admin"`` (admin API and imports), or
             ``"registration"``, ``"settings"``, ``"login"``, ``"recovery"``,
             ``"verification"`` (self-service flows).
 

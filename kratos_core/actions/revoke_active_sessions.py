@@ -22,4 +22,4 @@ class RevokeActiveSessionsAction:
 
     async def execute(self, ctx: ActionContext, config: Any) -> None:
         del config
-        await ctx.app.sessions.revoke_others(ctx.session, reason="revoke_active_sessions")
+        await ctx.app.sessions.revoke_others(ctx.session)

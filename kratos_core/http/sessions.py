@@ -234,7 +234,7 @@ def session_public_handlers() -> list[Any]:
     async def disable_my_other_sessions(request: Request) -> Response[bytes]:
         app = _kratos(request)
         current = await app.sessions.whoami(request)
-        return json_response({"count": await app.sessions.revoke_others(current)})
+        return json_response({"count": await app.sessions.revoke_others(current, reason="self_service")})
 
     @delete("/sessions/{session_id:str}", summary="Revoke one of the caller's other sessions", tags=["frontend"], status_code=204)
     async def disable_my_session(request: Request, session_id: FromPath[str]) -> None:

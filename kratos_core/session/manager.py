@@ -544,8 +544,12 @@ class SessionManager:
         await self._revoked(None, None, int(revoked), "logout")
         return revoked
 
-    async def revoke_others(self, session: Session, *, reason: str = "self_service") -> int:
-        """Deactivate all other active sessions of the session's identity; how many."""
+    async def revoke_others(self, session: Session, *, reason: str = "revoke_active_sessions") -> int:
+        """Deactivate all other active sessions of the session's identity; how many.
+
+        ``reason`` (for the event) defaults to the flow action's; the user's own "revoke my other
+        sessions" passes ``self_service``.
+        """
         count = await store.revoke_other_sessions(self.app.db, session.identity_id, session.id)
         await self._revoked(session.identity_id, None, count, reason)
         return count

@@ -22,7 +22,14 @@ import logging
 {% endif -%}
 from typing import Any
 
+{% if cookiecutter.plugin_kind == "observer" -%}
+import msgspec
+
+{% endif -%}
 from kratos_core import hookimpl
+{%- if cookiecutter.plugin_kind == "observer" %}
+from kratos_core.events import Event, LoginFailed
+{%- endif %}
 
 {% if cookiecutter.plugin_kind == "credential_method" -%}
 from kratos_{{ cookiecutter.underscored }}.method import {{ cookiecutter.class_name }}Method
@@ -69,11 +76,19 @@ def kratos_register_config(register: Any) -> None:
 
 
 @hookimpl
-def kratos_event(event: str, data: dict[str, Any]) -> None:
-    """Write one audit record per event (``identity.created``, ``session.issued`` ...)."""
-    if config.current.events and event not in config.current.events:
+def kratos_event(payload: Event) -> None:
+    """Write one audit record per event of the catalogue (``kratos_core.events``).
+
+    ``payload`` is a typed, frozen msgspec Struct (``IdentityCreated``, ``SessionIssued``,
+    ``LoginFailed`` ...) whose ``name`` is the dotted event name; it never holds a secret, so
+    all of its fields may be recorded. Refused logins are recorded as warnings.
+    """
+    if config.current.events and payload.name not in config.current.events:
         return
-    log.info("event %s %s", event, data, extra={"audit_event": event, "audit_data": data})
+    record = msgspec.to_builtins(payload)
+    del record["event"]  # the tag: the same as payload.name
+    level = logging.WARNING if isinstance(payload, LoginFailed) else logging.INFO
+    log.log(level, "event %s", payload.name, extra={"audit_event": payload.name, "audit_data": record})
 
 
 @hookimpl
