@@ -163,7 +163,7 @@ class IdentityManager:
         Args:
             identity: The identity as it is to be stored.
             operation: ``create``, ``update`` or ``delete``.
-            source: Who writes (``admin``, ``import``, ``registration``, ``settings``, ``login``,
+            source: Who writes (``admin``, ``registration``, ``settings``, ``login``,
                 ``recovery``, ``verification`` or a plugin's name); hooks and events get it.
             verified_address: Verify this address of the identity and write only that (an
                 ``update``): the used code or link proved it.

@@ -16,22 +16,16 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import msgspec
 import pytest
 from cookiecutter.main import cookiecutter
 
-import kratos_code.plugin as code_plugin
-import kratos_password.plugin as password_plugin
-from kratos_core import hookimpl
-from kratos_core.courier.model import DeliveryError
 from kratos_core.events import CATALOGUE
-from kratos_core.testing import AppFactory, FlowDriver, StubCourier, clients, default_config, merge
+from kratos_core.testing import StubCourier
+from tests.meta.scenario import NEW_PASSWORD, PASSWORD, run_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "a catalogue of events 42"
-NEW_PASSWORD = "another catalogue of events 43"
 LOGGER = "kratos.catalogue_watch"
 
 
@@ -50,72 +44,12 @@ def observer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
             del sys.modules[name]
 
 
-class Bounce:
-    """Refuses, for good, delivery to one address, so that a message is abandoned."""
-
-    @hookimpl
-    def kratos_courier_before_send(self, message: Any) -> None:
-        if message.recipient == "bounce@example.org":
-            raise DeliveryError("mailbox does not exist", permanent=True)
-
-
-CONFIG = {
-    "selfservice": {
-        "methods": {
-            "password": {"enabled": True, "config": {"haveibeenpwned_enabled": False}},
-            "code": {"enabled": True},
-        },
-        "flows": {
-            "registration": {"after": {"password": {"hooks": [{"hook": "session"}]}}},
-            "recovery": {"enabled": True, "use": "code"},
-            "verification": {"enabled": True, "use": "code"},
-        },
-    }
-}
-
-
-async def run_scenario(driver: FlowDriver, courier: StubCourier, admin: Any) -> None:
-    """Registration, a failed and a good login, refresh, settings, verification, recovery,
-    delivery, an abandoned message, logout and deletion."""
-    email = "catalogue@example.org"
-    registered = (await driver.register({"email": email}, password=PASSWORD)).json()
-    token = registered["session_token"]
-    await driver.login(email, password="not the password", expect=400)
-    token = (await driver.login(email, password=PASSWORD)).json()["session_token"]
-    await driver.login(email, password=PASSWORD, session_token=token, refresh=True)
-
-    flow = await driver.init("settings", session_token=token)
-    await driver.submit("settings", flow["id"], {"method": "password", "password": NEW_PASSWORD}, session_token=token)
-
-    await driver.verify(email)
-
-    recovery = await driver.init("recovery")
-    await driver.submit("recovery", recovery["id"], {"method": "code", "email": email})
-    await driver.deliver()
-    code = courier.email.last_code(email)
-    await driver.submit("recovery", recovery["id"], {"method": "code", "code": code}, expect=422)
-
-    bounce = (await driver.create_identity({"email": "bounce@example.org"})).json()
-    flow = await driver.init("verification")
-    await driver.submit("verification", flow["id"], {"method": "code", "email": "bounce@example.org"})
-    await driver.deliver()
-
-    await driver.logout(token)
-    assert (await admin.delete(f"/admin/identities/{bounce['id']}")).status_code == 204
-
-
 async def test_every_catalogue_event_reaches_a_template_baked_observer(
     observer: ModuleType, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
     courier = StubCourier()
-    factory = AppFactory(tmp_path)
-    try:
-        app = await factory(merge(default_config(tmp_path), CONFIG), plugins=[password_plugin, code_plugin, courier, Bounce(), observer])
-        async with clients(app) as (public, admin):
-            await run_scenario(FlowDriver(public, admin, courier, app), courier, admin)
-    finally:
-        await factory.close()
+    await run_scenario(tmp_path, courier, observer)
 
     records = [(r.audit_event, r.audit_data) for r in caplog.records if r.name == LOGGER and "." in r.audit_event]
     seen = {name for name, _ in records}
