@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import pluggy
 
+from .. import hookspecs
 from .caller import HookTrace, acall, call_sync
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -41,7 +42,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..session.model import Session
     from .registry import ChannelRegistrar, ConfigRegistrar, FlowActionRegistrar, MethodRegistrar, RouteRegistrar
 
-__all__ = ["Hooks", "trace_log"]
+__all__ = ["Hooks", "PluginHook", "trace_log"]
+
+_CORE_HOOKS = frozenset(hookspecs.__all__)
 
 #: The hook-call trace; DEBUG turns it on.
 trace_log = logging.getLogger("kratos.plugins.hooks")
@@ -97,6 +100,21 @@ class Hooks:
     def has(self, hook_name: str) -> bool:
         """Whether any plugin implements ``hook_name`` (introspection, not a call)."""
         return bool(getattr(self._relay, hook_name).get_hookimpls())
+
+    def plugin_hook(self, hook_name: str) -> PluginHook:
+        """The caller of a hook a plugin added with ``kratos_add_hookspecs`` (e.g. OIDC providers).
+
+        Core hooks have a typed method each; this is for a plugin's own hooks, which get the same
+        order, wrappers, awaiting, policies and trace. Keep the returned object (one call site).
+
+        Raises:
+            ValueError: ``hook_name`` is a core hook or no plugin added it.
+        """
+        if hook_name in _CORE_HOOKS:
+            raise ValueError(f"{hook_name} is a core hook: call it through Hooks.{hook_name.removeprefix('kratos_')}")
+        if getattr(self._relay, hook_name, None) is None:
+            raise ValueError(f"no plugin added the hook {hook_name}")
+        return PluginHook(self, hook_name)
 
     # -- start-up: what exists ---------------------------------------------------------------
 
@@ -214,6 +232,28 @@ class Hooks:
     async def shutdown(self, *, config: Config) -> None:
         """:func:`kratos_core.hookspecs.kratos_shutdown` (contained)."""
         await self._contained("kratos_shutdown", {"config": config})
+
+
+class PluginHook:
+    """Calls one hook a plugin added (see :meth:`Hooks.plugin_hook`)."""
+
+    __slots__ = ("_hooks", "name")
+
+    def __init__(self, hooks: Hooks, name: str) -> None:
+        self._hooks = hooks
+        self.name = name
+
+    async def call(self, **kwargs: Any) -> list[Any]:
+        """Fail closed: every implementation in order, awaited; the first exception propagates.
+
+        Returns:
+            The implementations' non-None results, in call order.
+        """
+        return await self._hooks._closed(self.name, kwargs)
+
+    async def notify(self, **kwargs: Any) -> None:
+        """Contained: every implementation runs; exceptions are logged with the plugin's name."""
+        await self._hooks._contained(self.name, kwargs)
 
 
 def _owner(registrar: Any) -> Callable[[pluggy.HookImpl], None]:

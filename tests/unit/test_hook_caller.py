@@ -290,3 +290,37 @@ async def test_no_trace_at_info(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="kratos.plugins.hooks"):
         await host().hooks.startup(config=None)  # type: ignore[arg-type]
     assert not [r for r in caplog.records if r.name == "kratos.plugins.hooks"]
+
+
+# -- hooks a plugin adds ---------------------------------------------------------------------
+
+
+class ProviderSpecs:
+    @hookspec
+    def kratos_acme_providers(self, register: Any) -> None:
+        """A plugin's own hook."""
+
+
+class AddsProviders:
+    @hookimpl
+    def kratos_add_hookspecs(self, pm: pluggy.PluginManager) -> None:
+        pm.add_hookspecs(ProviderSpecs)
+
+
+class Provider:
+    @hookimpl
+    async def kratos_acme_providers(self, register: Any) -> str:
+        register("github")
+        return "ok"
+
+
+async def test_a_plugins_own_hook_is_called_through_the_same_caller() -> None:
+    h = host(AddsProviders(), Provider())
+    found: list[str] = []
+    providers = h.hooks.plugin_hook("kratos_acme_providers")
+    assert await providers.call(register=found.append) == ["ok"]
+    assert found == ["github"]
+    with pytest.raises(ValueError, match="core hook"):
+        h.hooks.plugin_hook("kratos_login_before")
+    with pytest.raises(ValueError, match="no plugin added"):
+        h.hooks.plugin_hook("kratos_unknown")
