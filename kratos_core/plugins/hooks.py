@@ -21,7 +21,7 @@ plugins called and the outcome, never argument values.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -60,35 +60,26 @@ class Hooks:
 
     # -- the two policies ------------------------------------------------------------------
 
-    async def _closed(self, name: str, kwargs: dict[str, Any]) -> list[Any]:
+    def _closed(self, name: str, kwargs: dict[str, Any]) -> Awaitable[Any]:
         impls = getattr(self._relay, name).get_hookimpls()
         if not impls:
+            # The common case (nobody plugged in): no coroutine at all, only the list copy.
             if trace_log.isEnabledFor(logging.DEBUG):
                 trace_log.debug("hook %s: no implementations", name)
-            return []
+            return _DONE
         if not trace_log.isEnabledFor(logging.DEBUG):
-            return await acall(name, impls, kwargs)
-        trace = HookTrace()
-        try:
-            results = await acall(name, impls, kwargs, trace=trace)
-        except BaseException as exc:
-            trace_log.debug("hook %s: %s -> refused (%s)", name, ", ".join(trace.steps), type(exc).__name__)
-            raise
-        trace_log.debug("hook %s: %s -> ok", name, ", ".join(trace.steps))
-        return results
+            return acall(name, impls, kwargs)
+        return _traced(name, impls, kwargs, contain=False)
 
-    async def _contained(self, name: str, kwargs: dict[str, Any]) -> None:
+    def _contained(self, name: str, kwargs: dict[str, Any]) -> Awaitable[Any]:
         impls = getattr(self._relay, name).get_hookimpls()
         if not impls:
             if trace_log.isEnabledFor(logging.DEBUG):
                 trace_log.debug("hook %s: no implementations", name)
-            return
+            return _DONE
         if not trace_log.isEnabledFor(logging.DEBUG):
-            await acall(name, impls, kwargs, contain=True)
-            return
-        trace = HookTrace()
-        await acall(name, impls, kwargs, contain=True, trace=trace)
-        trace_log.debug("hook %s: %s -> done (failures contained)", name, ", ".join(trace.steps))
+            return acall(name, impls, kwargs, contain=True)
+        return _traced(name, impls, kwargs, contain=True)
 
     def _sync(self, name: str, kwargs: dict[str, Any], before_each: Callable[[Any], None] | None = None) -> None:
         impls = getattr(self._relay, name).get_hookimpls()
@@ -148,90 +139,116 @@ class Hooks:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def startup(self, *, config: Config) -> None:
+    def startup(self, *, config: Config) -> Awaitable[None]:
         """:func:`kratos_core.hookspecs.kratos_startup` (fail closed: stops the start)."""
-        await self._closed("kratos_startup", {"config": config})
+        return self._closed("kratos_startup", {"config": config})
 
-    async def login_before(self, *, flow: Flow, request: Request) -> None:
+    def login_before(self, *, flow: Flow, request: Request) -> Awaitable[None]:
         """:func:`kratos_core.hookspecs.kratos_login_before` (fail closed)."""
-        await self._closed("kratos_login_before", {"flow": flow, "request": request})
+        return self._closed("kratos_login_before", {"flow": flow, "request": request})
 
-    async def login_after(self, *, flow: Flow, identity: Identity, session: Session) -> None:
+    def login_after(self, *, flow: Flow, identity: Identity, session: Session) -> Awaitable[None]:
         """:func:`kratos_core.hookspecs.kratos_login_after` (fail closed)."""
-        await self._closed("kratos_login_after", {"flow": flow, "identity": identity, "session": session})
+        return self._closed("kratos_login_after", {"flow": flow, "identity": identity, "session": session})
 
-    async def registration_before(self, *, flow: Flow, request: Request) -> None:
+    def registration_before(self, *, flow: Flow, request: Request) -> Awaitable[None]:
         """:func:`kratos_core.hookspecs.kratos_registration_before` (fail closed)."""
-        await self._closed("kratos_registration_before", {"flow": flow, "request": request})
+        return self._closed("kratos_registration_before", {"flow": flow, "request": request})
 
-    async def registration_pre_persist(self, *, flow: Flow, identity: Identity) -> None:
+    def registration_pre_persist(self, *, flow: Flow, identity: Identity) -> Awaitable[None]:
         """:func:`kratos_core.hookspecs.kratos_registration_pre_persist` (fail closed)."""
-        await self._closed("kratos_registration_pre_persist", {"flow": flow, "identity": identity})
+        return self._closed("kratos_registration_pre_persist", {"flow": flow, "identity": identity})
 
-    async def registration_post_persist(self, *, flow: Flow, identity: Identity, session: Session) -> None:
+    def registration_post_persist(self, *, flow: Flow, identity: Identity, session: Session) -> Awaitable[None]:
         """:func:`kratos_core.hookspecs.kratos_registration_post_persist` (contained)."""
-        await self._contained("kratos_registration_post_persist", {"flow": flow, "identity": identity, "session": session})
+        return self._contained("kratos_registration_post_persist", {"flow": flow, "identity": identity, "session": session})
 
-    async def settings_before(self, *, flow: Flow, request: Request, identity: Identity, session: Session) -> None:
+    def settings_before(self, *, flow: Flow, request: Request, identity: Identity, session: Session) -> Awaitable[None]:
         """:func:`kratos_core.hookspecs.kratos_settings_before` (fail closed)."""
         kwargs = {"flow": flow, "request": request, "identity": identity, "session": session}
-        await self._closed("kratos_settings_before", kwargs)
+        return self._closed("kratos_settings_before", kwargs)
 
-    async def settings_pre_persist(self, *, flow: Flow, identity: Identity, session: Session, method: str) -> None:
+    def settings_pre_persist(self, *, flow: Flow, identity: Identity, session: Session, method: str) -> Awaitable[None]:
         """:func:`kratos_core.hookspecs.kratos_settings_pre_persist` (fail closed)."""
         kwargs = {"flow": flow, "identity": identity, "session": session, "method": method}
-        await self._closed("kratos_settings_pre_persist", kwargs)
+        return self._closed("kratos_settings_pre_persist", kwargs)
 
-    async def settings_post_persist(self, *, flow: Flow, identity: Identity, session: Session, method: str) -> None:
+    def settings_post_persist(self, *, flow: Flow, identity: Identity, session: Session, method: str) -> Awaitable[None]:
         """:func:`kratos_core.hookspecs.kratos_settings_post_persist` (contained)."""
         kwargs = {"flow": flow, "identity": identity, "session": session, "method": method}
-        await self._contained("kratos_settings_post_persist", kwargs)
+        return self._contained("kratos_settings_post_persist", kwargs)
 
-    async def recovery_before(self, *, flow: Flow, request: Request) -> None:
+    def recovery_before(self, *, flow: Flow, request: Request) -> Awaitable[None]:
         """:func:`kratos_core.hookspecs.kratos_recovery_before` (fail closed)."""
-        await self._closed("kratos_recovery_before", {"flow": flow, "request": request})
+        return self._closed("kratos_recovery_before", {"flow": flow, "request": request})
 
-    async def recovery_after(self, *, flow: Flow, identity: Identity, session: Session) -> None:
+    def recovery_after(self, *, flow: Flow, identity: Identity, session: Session) -> Awaitable[None]:
         """:func:`kratos_core.hookspecs.kratos_recovery_after` (fail closed for the session)."""
-        await self._closed("kratos_recovery_after", {"flow": flow, "identity": identity, "session": session})
+        return self._closed("kratos_recovery_after", {"flow": flow, "identity": identity, "session": session})
 
-    async def verification_before(self, *, flow: Flow, request: Request) -> None:
+    def verification_before(self, *, flow: Flow, request: Request) -> Awaitable[None]:
         """:func:`kratos_core.hookspecs.kratos_verification_before` (fail closed)."""
-        await self._closed("kratos_verification_before", {"flow": flow, "request": request})
+        return self._closed("kratos_verification_before", {"flow": flow, "request": request})
 
-    async def verification_after(self, *, flow: Flow, identity: Identity, address: VerifiableAddress) -> None:
+    def verification_after(self, *, flow: Flow, identity: Identity, address: VerifiableAddress) -> Awaitable[None]:
         """:func:`kratos_core.hookspecs.kratos_verification_after` (errors to the flow's handler)."""
-        await self._closed("kratos_verification_after", {"flow": flow, "identity": identity, "address": address})
+        return self._closed("kratos_verification_after", {"flow": flow, "identity": identity, "address": address})
 
-    async def courier_before_send(self, *, message: Message) -> None:
+    def courier_before_send(self, *, message: Message) -> Awaitable[None]:
         """:func:`kratos_core.hookspecs.kratos_courier_before_send` (fail closed: vetoes the attempt)."""
-        await self._closed("kratos_courier_before_send", {"message": message})
+        return self._closed("kratos_courier_before_send", {"message": message})
 
-    async def courier_after_send(self, *, message: Message, dispatch: Dispatch) -> None:
+    def courier_after_send(self, *, message: Message, dispatch: Dispatch) -> Awaitable[None]:
         """:func:`kratos_core.hookspecs.kratos_courier_after_send` (contained)."""
-        await self._contained("kratos_courier_after_send", {"message": message, "dispatch": dispatch})
+        return self._contained("kratos_courier_after_send", {"message": message, "dispatch": dispatch})
 
-    async def identity_pre_persist(self, *, identity: Identity, operation: str, source: str) -> None:
+    def identity_pre_persist(self, *, identity: Identity, operation: str, source: str) -> Awaitable[None]:
         """:func:`kratos_core.hookspecs.kratos_identity_pre_persist` (fail closed)."""
-        await self._closed("kratos_identity_pre_persist", {"identity": identity, "operation": operation, "source": source})
+        return self._closed("kratos_identity_pre_persist", {"identity": identity, "operation": operation, "source": source})
 
-    async def identity_post_persist(self, *, identity: Identity, operation: str, source: str) -> None:
+    def identity_post_persist(self, *, identity: Identity, operation: str, source: str) -> Awaitable[None]:
         """:func:`kratos_core.hookspecs.kratos_identity_post_persist` (contained)."""
         kwargs = {"identity": identity, "operation": operation, "source": source}
-        await self._contained("kratos_identity_post_persist", kwargs)
+        return self._contained("kratos_identity_post_persist", kwargs)
 
-    async def event(self, *, payload: Event) -> None:
+    def event(self, *, payload: Event) -> Awaitable[None]:
         """:func:`kratos_core.hookspecs.kratos_event` (contained): ``event`` and ``data`` are
         derived from the typed ``payload``, and only when someone observes."""
-        if not getattr(self._relay, "kratos_event").get_hookimpls():
-            return
+        if not self._relay.kratos_event.get_hookimpls():
+            return _DONE
         data = msgspec.to_builtins(payload)
         data.pop("event", None)
-        await self._contained("kratos_event", {"event": payload.name, "data": data, "payload": payload})
+        return self._contained("kratos_event", {"event": payload.name, "data": data, "payload": payload})
 
-    async def shutdown(self, *, config: Config) -> None:
+    def shutdown(self, *, config: Config) -> Awaitable[None]:
         """:func:`kratos_core.hookspecs.kratos_shutdown` (contained)."""
-        await self._contained("kratos_shutdown", {"config": config})
+        return self._contained("kratos_shutdown", {"config": config})
+
+
+class _Done:
+    """An awaitable that is already finished (``await _DONE`` is None): what a hook without
+    implementations returns, so calling it creates no coroutine."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Iterator[None]:
+        return iter(())
+
+
+_DONE: Any = _Done()
+
+
+async def _traced(name: str, impls: list[pluggy.HookImpl], kwargs: dict[str, Any], *, contain: bool) -> list[Any]:
+    """Run the hook and log one line: the plugins called and the outcome, never the arguments."""
+    trace = HookTrace()
+    try:
+        results = await acall(name, impls, kwargs, contain=contain, trace=trace)
+    except BaseException as exc:
+        trace_log.debug("hook %s: %s -> refused (%s)", name, ", ".join(trace.steps), type(exc).__name__)
+        raise
+    outcome = "done (failures contained)" if contain else "ok"
+    trace_log.debug("hook %s: %s -> %s", name, ", ".join(trace.steps), outcome)
+    return results
 
 
 class PluginHook:
@@ -249,7 +266,7 @@ class PluginHook:
         Returns:
             The implementations' non-None results, in call order.
         """
-        return await self._hooks._closed(self.name, kwargs)
+        return (await self._hooks._closed(self.name, kwargs)) or []
 
     async def notify(self, **kwargs: Any) -> None:
         """Contained: every implementation runs; exceptions are logged with the plugin's name."""
