@@ -171,9 +171,10 @@ class RecoveryFlows(ChallengeFlows):
         """Use the secret, verify the address and store a session together; then hand over."""
         identity = await self.app.identities.get(proof.identity_id)
         address = find_verifiable(identity.verifiable_addresses, *proof.address) if proof.address else None
-        # Receiving the code or link proves the address (an identity write), when it has one.
+        # Receiving the code or link proves the address: an identity write, unless it was
+        # verified already.
         writing = self.app.db.transaction()
-        if address is not None:
+        if address is not None and not address.verified:
             writing = self.app.identities.writing(identity, "update", source="recovery", verified_address=address)
         async with writing as tx:
             await codes.consume(tx, proof.secret)

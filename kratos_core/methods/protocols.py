@@ -485,15 +485,12 @@ class VerificationContext(_ChallengeContext):
         return (identity, address) if address is not None else None
 
     async def mark_sent(self, conn: Any, identity: Identity, address: VerifiableAddress) -> None:
-        """A code or link went out: a ``pending`` address becomes ``sent`` (Kratos does so)."""
-        await conn.execute(
-            "UPDATE identity_verifiable_addresses SET status = 'sent', updated_at = $4 "
-            "WHERE identity_id = $1 AND via = $2 AND value = $3 AND status = 'pending'",
-            identity.id,
-            address.via,
-            address.value,
-            utcnow(),
-        )
+        """A code or link went out: a ``pending`` address becomes ``sent`` (Kratos does so).
+
+        Delivery bookkeeping in the sending transaction, not a change of the identity: no
+        identity hooks or events (Kratos runs none either).
+        """
+        await identity_store.mark_address_sent(conn, identity.id, address.via, address.value)
 
 
 class RecoveryContext(_ChallengeContext):

@@ -24,6 +24,7 @@ __all__ = [
     "update_identity",
     "delete_identity",
     "mark_address_verified",
+    "mark_address_sent",
     "find_identity_id_by_identifier",
     "find_identity_by_identifier",
     "find_identity_id_by_external_id",
@@ -380,6 +381,18 @@ async def mark_address_verified(conn: Connection, identity_id: uuid.UUID, addres
         address.updated_at,
     )
     await announce(conn, f"i:{identity_id}")  # whoami shows the addresses: cached sessions are stale
+
+
+async def mark_address_sent(conn: Connection, identity_id: uuid.UUID, via: str, value: str) -> None:
+    """A code or link was sent to a ``pending`` address: it becomes ``sent``."""
+    await conn.execute(
+        "UPDATE identity_verifiable_addresses SET status = 'sent', updated_at = $4 "
+        "WHERE identity_id = $1 AND via = $2 AND value = $3 AND status = 'pending'",
+        identity_id,
+        via,
+        value,
+        utcnow(),
+    )
 
 
 async def get_identity(conn: Connection, identity_id: uuid.UUID) -> Identity | None:
