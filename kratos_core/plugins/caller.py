@@ -50,15 +50,19 @@ class HookTrace:
         self.steps.append(f"{impl.plugin_name}={outcome}")
 
 
-def _args(hook_name: str, impl: pluggy.HookImpl, kwargs: Mapping[str, object]) -> list[object]:
+def _invoke(hook_name: str, impl: pluggy.HookImpl, kwargs: Mapping[str, object]) -> Any:
+    """Call an implementation with the arguments it names (as pluggy does: defaults by keyword)."""
     try:
-        return [kwargs[name] for name in impl.argnames]
+        args = [kwargs[name] for name in impl.argnames]
     except KeyError as exc:  # pragma: no cover - the facade always passes every argument
         raise pluggy.HookCallError(f"{hook_name} must be called with argument {exc.args[0]!r}") from exc
+    if impl.kwargnames:
+        return impl.function(*args, **{name: kwargs[name] for name in impl.kwargnames if name in kwargs})
+    return impl.function(*args)
 
 
-async def _start_wrapper(hook_name: str, impl: pluggy.HookImpl, args: list[object]) -> Any:
-    gen = impl.function(*args)
+async def _start_wrapper(hook_name: str, impl: pluggy.HookImpl, kwargs: Mapping[str, object]) -> Any:
+    gen = _invoke(hook_name, impl, kwargs)
     try:
         if inspect.isasyncgen(gen):
             await gen.__anext__()
@@ -148,12 +152,11 @@ async def acall(
     teardowns: list[tuple[pluggy.HookImpl, Any]] = []
     try:
         for impl in reversed(impls):
-            args = _args(hook_name, impl, kwargs)
             try:
                 if impl.wrapper or impl.hookwrapper:
-                    teardowns.append((impl, await _start_wrapper(hook_name, impl, args)))
+                    teardowns.append((impl, await _start_wrapper(hook_name, impl, kwargs)))
                     continue
-                res = impl.function(*args)
+                res = _invoke(hook_name, impl, kwargs)
                 if inspect.isawaitable(res):
                     res = await res
             except Exception as exc:
@@ -202,7 +205,7 @@ def call_sync(
     for impl in reversed(impls):
         if before_each is not None:
             before_each(impl)
-        res = impl.function(*_args(hook_name, impl, kwargs))
+        res = _invoke(hook_name, impl, kwargs)
         if inspect.isawaitable(res):
             getattr(res, "close", lambda: None)()
             raise UnhonourableHook(f"plugin {impl.plugin_name!r}: {hook_name} runs once at start-up and must not be async")

@@ -324,3 +324,15 @@ async def test_a_plugins_own_hook_is_called_through_the_same_caller() -> None:
         h.hooks.plugin_hook("kratos_login_before")
     with pytest.raises(ValueError, match="no plugin added"):
         h.hooks.plugin_hook("kratos_unknown")
+
+
+async def test_arguments_with_defaults_are_passed_by_keyword_as_in_pluggy() -> None:
+    got: list[object] = []
+
+    class WithDefault:
+        @hookimpl
+        def kratos_settings_post_persist(self, identity: Any, method: str = "unknown") -> None:
+            got.append((identity, method))
+
+    await host(WithDefault()).hooks.settings_post_persist(flow=None, identity="i", session=None, method="password")  # type: ignore[arg-type]
+    assert got == [("i", "password")]
