@@ -187,7 +187,7 @@ class Flows:
             assert isinstance(handler, LoginFlows)
             params = LoginParams(flow.request_url, flow.return_to, False, "aal1", flow.identity_schema)
             new = await handler.build(flow.type, params)
-        await self._app.plugins.call(f"kratos_{kind}_before", flow=new, request=request)
+        await handler.before_hook(new)
         await handler.before_actions(new)  # a refusal's messages are shown on the new flow
         await store.insert_flow(self._app.db, new)
         return new
