@@ -80,3 +80,13 @@ def test_each_hook_has_exactly_one_call_site() -> None:
             assert sites, f"{name} is never called"
             continue
         assert len(sites) == 1, f"{name} is called from {sites or 'nowhere'}"
+
+
+def test_no_core_hook_is_firstresult_or_historic() -> None:
+    # Any core hook may be async, and pluggy can neither await a first result nor replay history.
+    from kratos_core.plugins.manager import PluginHost
+
+    relay = PluginHost(autoload=False).pm.hook
+    for name in hookspec_names():
+        opts = getattr(relay, name).spec.opts
+        assert not opts.get("firstresult") and not opts.get("historic"), name
