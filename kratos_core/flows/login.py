@@ -191,6 +191,8 @@ class LoginFlows(FlowHandler):
             # Refresh and step-up keep the session id and token (pitfall 11).
             session = await sessions.step_up(previous, result.method, result.aal, self.ex.request)
             token, fresh = previous.token, False
+            # Stored now, whatever the hooks decide next (as the hookspec says).
+            await sessions.announce_refreshed(session, reason="reauthenticated")
         else:
             # Stored only once the hooks and actions accepted the login, together with the
             # completed flow (one statement): a refused login leaves no session behind.
@@ -238,7 +240,6 @@ class LoginFlows(FlowHandler):
             await self.app.sessions.announce_issued(session, flow="login")
         else:
             await store.update_flow(self.app.db, flow)
-            await self.app.sessions.announce_refreshed(session, reason="reauthenticated")
         succeeded = LoginSucceeded(
             flow_id=flow.id, identity_id=session.identity_id, session_id=session.id, method=method, aal=session.aal
         )
