@@ -25,7 +25,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 
@@ -88,7 +88,7 @@ async def _resume(gen: Any, value: object = None, exception: BaseException | Non
             if exception is not None:
                 await gen.athrow(exception)
             else:
-                await gen.asend(value)
+                await cast(Any, gen).asend(value)
         elif exception is not None:
             gen.throw(exception)
         else:

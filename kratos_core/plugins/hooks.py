@@ -21,7 +21,7 @@ plugins called and the outcome, never argument values.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -143,7 +143,7 @@ class Hooks:
         """:func:`kratos_core.hookspecs.kratos_startup` (fail closed: stops the start)."""
         return self._closed("kratos_startup", {"config": config})
 
-    def login_before(self, *, flow: Flow, request: Request) -> Awaitable[None]:
+    def login_before(self, *, flow: Flow, request: Request[Any, Any, Any]) -> Awaitable[None]:
         """:func:`kratos_core.hookspecs.kratos_login_before` (fail closed)."""
         return self._closed("kratos_login_before", {"flow": flow, "request": request})
 
@@ -151,7 +151,7 @@ class Hooks:
         """:func:`kratos_core.hookspecs.kratos_login_after` (fail closed)."""
         return self._closed("kratos_login_after", {"flow": flow, "identity": identity, "session": session})
 
-    def registration_before(self, *, flow: Flow, request: Request) -> Awaitable[None]:
+    def registration_before(self, *, flow: Flow, request: Request[Any, Any, Any]) -> Awaitable[None]:
         """:func:`kratos_core.hookspecs.kratos_registration_before` (fail closed)."""
         return self._closed("kratos_registration_before", {"flow": flow, "request": request})
 
@@ -163,7 +163,7 @@ class Hooks:
         """:func:`kratos_core.hookspecs.kratos_registration_post_persist` (contained)."""
         return self._contained("kratos_registration_post_persist", {"flow": flow, "identity": identity, "session": session})
 
-    def settings_before(self, *, flow: Flow, request: Request, identity: Identity, session: Session) -> Awaitable[None]:
+    def settings_before(self, *, flow: Flow, request: Request[Any, Any, Any], identity: Identity, session: Session) -> Awaitable[None]:
         """:func:`kratos_core.hookspecs.kratos_settings_before` (fail closed)."""
         kwargs = {"flow": flow, "request": request, "identity": identity, "session": session}
         return self._closed("kratos_settings_before", kwargs)
@@ -178,7 +178,7 @@ class Hooks:
         kwargs = {"flow": flow, "identity": identity, "session": session, "method": method}
         return self._contained("kratos_settings_post_persist", kwargs)
 
-    def recovery_before(self, *, flow: Flow, request: Request) -> Awaitable[None]:
+    def recovery_before(self, *, flow: Flow, request: Request[Any, Any, Any]) -> Awaitable[None]:
         """:func:`kratos_core.hookspecs.kratos_recovery_before` (fail closed)."""
         return self._closed("kratos_recovery_before", {"flow": flow, "request": request})
 
@@ -186,7 +186,7 @@ class Hooks:
         """:func:`kratos_core.hookspecs.kratos_recovery_after` (fail closed for the session)."""
         return self._closed("kratos_recovery_after", {"flow": flow, "identity": identity, "session": session})
 
-    def verification_before(self, *, flow: Flow, request: Request) -> Awaitable[None]:
+    def verification_before(self, *, flow: Flow, request: Request[Any, Any, Any]) -> Awaitable[None]:
         """:func:`kratos_core.hookspecs.kratos_verification_before` (fail closed)."""
         return self._closed("kratos_verification_before", {"flow": flow, "request": request})
 
@@ -231,11 +231,11 @@ class _Done:
 
     __slots__ = ()
 
-    def __await__(self) -> Iterator[None]:
-        return iter(())
+    def __await__(self) -> Generator[None, None, None]:
+        return iter(())  # type: ignore[return-value]  # an exhausted iterator: faster than a generator
 
 
-_DONE: Any = _Done()
+_DONE: Awaitable[Any] = _Done()
 
 
 async def _traced(name: str, impls: list[pluggy.HookImpl], kwargs: dict[str, Any], *, contain: bool) -> list[Any]:

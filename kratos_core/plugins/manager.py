@@ -123,7 +123,7 @@ class _PluginManager(pluggy.PluginManager):
                 raise pluggy.PluginValidationError(
                     hookimpl.plugin, f"plugin {hookimpl.plugin_name!r}: wrapper=True and hookwrapper=True exclude each other"
                 )
-            opts = {**hookimpl.opts, "wrapper": False, "hookwrapper": False}
+            opts: dict[str, Any] = {**hookimpl.opts, "wrapper": False, "hookwrapper": False}
             hookimpl = pluggy.HookImpl(hookimpl.plugin, hookimpl.plugin_name, hookimpl.function, opts)  # type: ignore[arg-type]
         super()._verify_hook(hook, hookimpl)
 
