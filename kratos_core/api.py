@@ -11,6 +11,7 @@ The names, by what they are for:
 * methods: the per-flow protocols, the contexts they are handed and the results they return;
 * flow actions: :class:`FlowAction`, :class:`ActionContext` and the stage names;
 * courier channels: :class:`Message` and :class:`DeliveryError`;
+* observers: :class:`Event` and the typed payloads of the event catalogue (``kratos_event``);
 * services: :class:`Services` (identities, sessions, one-time secrets, the outbox, flows and
   transactions), reached as ``ctx.services`` or injected into plugin routes as ``services``;
 * the UI: nodes, the container, message builders (:mod:`messages`) and :class:`TextMessage`;
@@ -52,12 +53,33 @@ from .errors import (
     NotFound,
     Unauthorized,
 )
+from .events import (
+    CATALOGUE,
+    CourierMessageAbandoned,
+    CourierMessageSent,
+    Event,
+    IdentityCreated,
+    IdentityDeleted,
+    IdentityUpdated,
+    LoginFailed,
+    LoginSucceeded,
+    RecoverySucceeded,
+    RegistrationSucceeded,
+    SessionIssued,
+    SessionRefreshed,
+    SessionRevoked,
+    SettingsChanged,
+    VerificationSucceeded,
+    event_name,
+)
 from .flows.codes import CODE_LENGTH, CodeAlreadyUsed, CodeNotFound, OneTimeSecret, TooManySubmissions
+from .flows.continuation import Flows
 from .flows.errors import FlowRedirect, FlowValidationError
 from .flows.exchange import with_query
 from .flows.messages import channel_for, expires_in_minutes
 from .flows.model import Flow
 from .flows.verification import find_verifiable
+from .identity.manager import IdentityManager, Operation
 from .identity.model import Credential, Identity, RecoveryAddress, VerifiableAddress, identity_public_dict, utcnow
 from .identity.normalize import normalize_identifier
 from .methods import CredentialImporter, Method
@@ -83,6 +105,7 @@ from .methods.protocols import (
     VerificationContext,
     VerificationMethod,
 )
+from .plugins.hooks import PluginHook
 from .plugins.registry import (
     ChannelRegistrar,
     ConfigRegistrar,
@@ -91,7 +114,6 @@ from .plugins.registry import (
     MethodRegistrar,
     RouteRegistrar,
 )
-from .flows.continuation import Flows
 from .services import InjectedServices, OneTimeSecrets, Outbox, Services, Transaction
 from .session.model import Session
 from .ui import messages
@@ -101,6 +123,26 @@ from .ui.text import TextMessage
 from .ui.traits import identifier_label, trait_nodes
 
 __all__ = [
+    "CATALOGUE",
+    "CourierMessageAbandoned",
+    "CourierMessageSent",
+    "Event",
+    "IdentityCreated",
+    "IdentityDeleted",
+    "IdentityUpdated",
+    "LoginFailed",
+    "LoginSucceeded",
+    "RecoverySucceeded",
+    "RegistrationSucceeded",
+    "SessionIssued",
+    "SessionRefreshed",
+    "SessionRevoked",
+    "SettingsChanged",
+    "VerificationSucceeded",
+    "event_name",
+    "IdentityManager",
+    "Operation",
+    "PluginHook",
     "ALL_STAGES",
     "LOGIN_BEFORE",
     "RECOVERY_BEFORE",
