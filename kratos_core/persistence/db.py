@@ -317,7 +317,7 @@ SESSION_CHANGES_CHANNEL = "kratos_session_changes"
 #: was sent less than this long ago, and a write that announces a change answers only this long
 #: after its commit. So once the writer answers, every process either has the announcement or
 #: has stopped answering from its cache, however its LISTEN connection is doing (issue 15).
-CACHE_STALENESS = 0.1
+CACHE_STALENESS = 0.15
 #: How often (seconds) a listening process sends itself a heartbeat; well below the staleness.
 HEARTBEAT_INTERVAL = 0.025
 #: A heartbeat not answered within this long (seconds) means the LISTEN connection is lost.
