@@ -48,6 +48,8 @@ __all__ = [
     "check_code",
     "find",
     "consume",
+    "RECOVERY_KINDS",
+    "invalidate_identity",
 ]
 
 CODE_LENGTH = 6
@@ -62,6 +64,9 @@ KINDS = (
     "verification_link",
     "recovery_link",
 )
+
+#: The kinds that let someone into an account (a completed recovery ends them all).
+RECOVERY_KINDS = ("recovery_code", "recovery_link")
 
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _COLUMNS = "id, kind, digest, flow_id, identity_id, address_via, address_value, expires_at, used_at"
@@ -274,3 +279,18 @@ async def consume(conn: Connection, record: OneTimeSecret) -> None:
     )
     if changed != 1:
         raise CodeAlreadyUsed()
+
+
+async def invalidate_identity(conn: Connection, identity_id: uuid.UUID, kinds: Sequence[str]) -> int:
+    """Mark every unused secret of ``kinds`` issued for an identity as used; returns how many.
+
+    A completed recovery calls it in its transaction (issue 15): codes and links of the
+    account's older recovery flows, and administrator-made ones, stop working.
+    """
+    marks = ", ".join(f"${i}" for i in range(3, 3 + len(kinds)))
+    return await conn.execute(
+        f"UPDATE one_time_codes SET used_at = $2 WHERE identity_id = $1 AND used_at IS NULL AND kind IN ({marks})",
+        identity_id,
+        utcnow(),
+        *kinds,
+    )

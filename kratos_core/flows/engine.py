@@ -33,7 +33,7 @@ from ..ui.text import TextMessage
 from . import store
 from .body import parse_body
 from .csrf import mask_token
-from .errors import FlowExpired, FlowRedirect, FlowValidationError, browser_location_change_required
+from .errors import FlowAlreadyCompleted, FlowExpired, FlowRedirect, FlowValidationError, browser_location_change_required
 from .exchange import Exchange, with_query
 from .model import Flow, timestamp
 
@@ -318,6 +318,8 @@ class FlowHandler:
             exc = FlowValidationError.from_traits(exc.issues)
         if isinstance(exc, FlowExpired):
             return await self.expired(exc.flow)
+        if isinstance(exc, FlowAlreadyCompleted):
+            return await self.lost_completion(flow, body)
         if isinstance(exc, FlowRedirect):
             if self.browser_html(flow):
                 return self.ex.redirect(exc.url)
@@ -331,6 +333,17 @@ class FlowHandler:
             log.exception("%s flow %s failed", self.kind, flow.id, exc_info=exc)
             exc = InternalServerError("An unexpected error occurred; it has been logged.")
         return await self.ex.error(exc, browser=flow.is_browser)
+
+    async def lost_completion(self, flow: Flow, body: Mapping[str, Any]) -> Response[Any]:
+        """A parallel submit completed the flow first: answer as for a replayed completed flow.
+
+        Nothing this submit prepared is sent (no session cookie, no new CSRF token); the stored,
+        completed flow is shown with 4010007 / 4040002, as a later submit would see it.
+        """
+        self.ex.discard_pending_cookies()
+        stored = await store.get_flow(self.app.db, flow.id, self.kind) or flow
+        error = FlowValidationError.on_flow(messages.flow_already_completed(self.kind))  # type: ignore[arg-type]
+        return await self.rerender(stored, body, error)
 
     async def rerender(self, flow: Flow, body: Mapping[str, Any], error: FlowValidationError) -> Response[Any]:
         """Show the flow again with the error's messages and the submitted values (400 / 303)."""

@@ -31,6 +31,7 @@ __all__ = [
     "FlowValidationError",
     "FlowRedirect",
     "FlowExpired",
+    "FlowAlreadyCompleted",
     "identity_disabled",
     "session_already_available",
     "browser_location_change_required",
@@ -100,6 +101,14 @@ class FlowExpired(Exception):
     def __init__(self, flow: Flow) -> None:
         super().__init__(f"{flow.kind} flow {flow.id} expired")
         self.flow = flow
+
+
+class FlowAlreadyCompleted(Exception):
+    """A parallel submit completed the flow first; this one stored nothing (issue 15).
+
+    Raised by the flow kinds at their completion point; the engine answers exactly as for a
+    submit of an already completed flow (4010007 / 4040002 on the stored flow).
+    """
 
 
 def identity_disabled() -> BadRequest:

@@ -187,6 +187,11 @@ class Exchange:
         """Send the session cookie with whatever answer this exchange gives."""
         self._set_cookies.append(self.app.sessions.cookie_header(session, token))
 
+    def discard_pending_cookies(self) -> None:
+        """Forget the session cookie and new CSRF token of a submit that lost its completion."""
+        self._set_cookies.clear()
+        self._new_csrf_token = None
+
     def _respond(self, content: bytes, status_code: int, media_type: str, headers: dict[str, str] | None = None) -> Response[bytes]:
         # Litestar keeps one value per header name; CookieResponse adds the raw Set-Cookie values.
         cookies = list(self._set_cookies)

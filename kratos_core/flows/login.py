@@ -25,7 +25,7 @@ from ..ui import messages
 from . import store
 from .csrf import mask_token
 from .engine import FlowHandler, choose_method, enabled_methods
-from .errors import identity_disabled, session_already_available
+from .errors import FlowAlreadyCompleted, identity_disabled, session_already_available
 from .model import Flow, new_flow
 from .params import AAL_RANK, parse_bool, select_schema
 
@@ -185,6 +185,26 @@ class LoginFlows(FlowHandler):
         identity = result.identity
         if not identity.active:
             raise identity_disabled()
+        await self._claim(flow)
+        try:
+            return await self._complete(flow, ctx, result)
+        except Exception:
+            # A hook or action refused the login: the flow stays usable, as before the claim.
+            flow.internal_context.pop("completed_at", None)
+            await store.reopen_flow(self.app.db, flow)
+            raise
+
+    async def _claim(self, flow: Flow) -> None:
+        """Complete the flow before anything is written (issue 15): of parallel submits of one
+        flow only the first gets past here; the others write nothing and are told the flow was
+        completed already."""
+        flow.mark_completed()
+        if not await store.complete_flow(self.app.db, flow):
+            flow.internal_context.pop("completed_at", None)
+            raise FlowAlreadyCompleted()
+
+    async def _complete(self, flow: Flow, ctx: LoginContext, result: LoginResult) -> Response[Any]:
+        identity = result.identity
         sessions = self.app.sessions
         previous = ctx.session
         if previous is not None and previous.identity_id == identity.id:

@@ -28,7 +28,7 @@ from ..actions.runner import RECOVERY_AFTER, ActionContext, plan_actions, run_ac
 from ..errors import BadRequest, Gone, KratosError, NotFound
 from ..events import RecoverySucceeded
 from ..identity.model import Identity, utcnow
-from ..methods.protocols import AdminRecovery, RecoveryContext, RecoveryMethod, RecoveryProof, ShowFlow
+from ..methods.protocols import AdminRecovery, RecoveryContext, RecoveryMethod, RecoveryProof, RestartFlow, ShowFlow
 from ..session.model import Session
 from ..ui import messages
 from ..ui.nodes import csrf_node
@@ -177,12 +177,17 @@ class RecoveryFlows(ChallengeFlows):
         if address is not None and not address.verified:
             writing = self.app.identities.writing(identity, "update", source="recovery", verified_address=address)
         async with writing as tx:
+            # Exactly once (issue 15): the flow passes its challenge conditionally; a parallel
+            # submit that lost rolls back having written nothing and is told the flow is done.
+            self._passed(flow, method, identity)
+            if not await store.complete_flow(tx, flow):
+                raise RestartFlow(messages.flow_already_completed(self.kind))  # type: ignore[arg-type]
             await codes.consume(tx, proof.secret)
+            # A completed recovery ends every other outstanding code and link of the account.
+            await codes.invalidate_identity(tx, identity.id, codes.RECOVERY_KINDS)
             session, token = await self.app.sessions.issue(
                 identity, method=proof.method, aal="aal1", request=self.ex.request, conn=tx
             )
-            self._passed(flow, method, identity)
-            await store.update_flow(tx, flow)
         await self.app.sessions.announce_issued(session, flow="recovery")
         try:
             settings_flow = await self._after(flow, identity, session, proof.method)

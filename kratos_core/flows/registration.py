@@ -38,7 +38,7 @@ from ..ui.traits import trait_names, trait_nodes
 from . import store
 from .csrf import mask_token
 from .engine import FlowHandler, choose_method, enabled_methods
-from .errors import FlowValidationError, session_already_available
+from .errors import FlowAlreadyCompleted, FlowValidationError, session_already_available
 from .model import Flow, new_flow
 from .params import select_schema
 
@@ -206,21 +206,38 @@ class RegistrationFlows(FlowHandler):
         ):
             await self.app.identities.revalidate(identity)
         try:
-            # One statement on PostgreSQL (blind writes only inside), a transaction on SQLite.
-            async with self.app.identities.writing(identity, "create", source="registration", batch=True) as tx:
+            async with self.app.identities.writing(identity, "create", source="registration") as tx:
+                # Exactly once (issue 15): the flow's completion is conditional on it not being
+                # completed, in the transaction of the identity and session; a parallel submit
+                # that lost rolls back having written nothing (on PostgreSQL it waits for the
+                # winner's row lock, then sees the flow done).
+                flow.mark_completed()
+                if not await store.complete_flow(tx, flow):
+                    raise FlowAlreadyCompleted()
                 session, token = await self.app.sessions.issue(
                     identity, method=result.method, request=self.ex.request, conn=tx
                 )
-                flow.identity_id = identity.id
-                flow.mark_completed()
+                flow.identity_id = identity.id  # after the identity: the column references it
                 await store.update_flow(tx, flow)
+        except FlowAlreadyCompleted:
+            flow.identity_id = None
+            flow.internal_context.pop("completed_at", None)
+            raise
         except Conflict:
+            if await self._completed_meanwhile(flow):
+                # The identifier is taken by the identity a parallel submit of this flow created.
+                raise FlowAlreadyCompleted() from None
             # Self-service never answers 409: the taken identifier is shown on the flow (pitfall 19).
             flow.identity_id = None
             flow.internal_context.pop("completed_at", None)
             raise FlowValidationError.on_flow(messages.duplicate_credentials()) from None
         await self.app.sessions.announce_issued(session, flow="registration")
         return session, token
+
+    async def _completed_meanwhile(self, flow: Flow) -> bool:
+        """Whether a parallel submit completed ``flow`` since this one loaded it."""
+        stored = await store.get_flow(self.app.db, flow.id, self.kind)
+        return stored is not None and stored.completed
 
     async def _after(self, flow: Flow, result: RegistrationResult, session: Any, entries: list[HookEntry]) -> ActionContext:
         ctx = ActionContext(

@@ -398,9 +398,22 @@ class SettingsFlows(FlowHandler):
             self.set_csrf(flow)
             await store.update_flow(self.app.db, flow)
             return self.answer(flow)
+        # One effect per version of the flow (issue 15): of parallel submits that loaded the
+        # same flow only the first to claim it changes the identity; the others are shown the
+        # flow as it is now.
+        if not await store.claim_submit(self.app.db, flow):
+            return await self.lost_claim(flow)
         pre, post = self._plan(result.method)
         await self.persist(flow, ctx, stored, result, pre)
         return await self.succeed(flow, session, result, post)
+
+    async def lost_claim(self, flow: Flow) -> Response[Any]:
+        """A parallel submit of the same flow changed the settings first: nothing is stored
+        and the flow, as that submit left it, is shown again with a 4000001 message (400)."""
+        self.ex.discard_pending_cookies()
+        stored = await self.load(flow.id)
+        reason = "The settings flow was changed by a parallel request; nothing was saved. Please try again."
+        return await self.rerender(stored, {}, FlowValidationError.on_flow(messages.validation_generic(reason)))
 
     def _plan(self, method: str) -> tuple[list[HookEntry], list[HookEntry]]:
         """The configured ``after`` entries, split into (``pre_persist``, ``after``) ones."""

@@ -457,3 +457,28 @@ async def test_before_hooks_can_show_messages_or_refuse(make: Any) -> None:
     refused = await kc.api.get("/self-service/verification/api")
     assert refused.status_code == 403
     assert int(await kc.app.db.fetchval("SELECT count(*) FROM selfservice_flows WHERE kind = 'verification'")) == 0
+
+
+async def test_a_completed_recovery_ends_the_accounts_other_codes_and_links(make: Any, any_dsn: str) -> None:
+    """Issue 15: an older flow's code, or one an administrator made, stops working once another
+    recovery of the same account completed."""
+    kc = await make(any_dsn)
+    identity = await kc.create_identity()
+    older_id, _ = await request_code(kc)
+    older_code = (await kc.last("recovery_code_valid"))["recovery_code"]
+    admin = await kc.admin.post("/admin/recovery/code", json={"identity_id": identity["id"]})
+    assert admin.status_code == 201, admin.text
+    newer_id, _ = await request_code(kc)
+    newer_code = (await kc.last("recovery_code_valid"))["recovery_code"]
+
+    done = await kc.submit("recovery", newer_id, {"method": "code", "code": newer_code})
+    assert done.status_code == 422, done.text
+
+    stale = await kc.submit("recovery", older_id, {"method": "code", "code": older_code})
+    # A used code ends its flow: a replacement flow, as for any used code (section 6.2).
+    assert stale.status_code == 303, stale.text
+    admin_flow = query(admin.json()["recovery_link"])["flow"]
+    stale_admin = await kc.submit("recovery", admin_flow, {"method": "code", "code": admin.json()["recovery_code"]})
+    assert stale_admin.status_code == 303, stale_admin.text
+    sessions = await kc.app.db.fetchval("SELECT count(*) FROM sessions WHERE identity_id = $1", _id(identity))
+    assert sessions == 1
