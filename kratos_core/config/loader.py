@@ -27,6 +27,7 @@ from kratos_core.config.env import CastError, KnownPaths, cast_text, deep_merge,
 from kratos_core.config.errors import ConfigError
 from kratos_core.config.frozen import FrozenDict, freeze
 from kratos_core.config.model import METHOD_DEFAULT_ENABLED, RUNTIME_FIELDS, Config
+from kratos_core.config.public_secrets import check_public_secrets
 from kratos_core.config.validate import Checker, convert, format_path, type_info
 
 __all__ = ["load_config", "read_config_file"]
@@ -373,6 +374,7 @@ def _derive_hashers(hashers: Any, dev: bool) -> Any:
 
 def _derive_secrets(config: Config) -> Any:
     current = config.secrets
+    check_public_secrets(current, dev=config.dev)
     if current.default or current.cookie:
         return current
     if not config.dev:

@@ -49,8 +49,16 @@ def test_dev_config_serves_on_sqlite_and_identities_cli(tmp_path: Path) -> None:
         served.stop()
 
 
+def test_serve_refuses_the_public_dev_secrets_outside_dev(tmp_path: Path) -> None:
+    result = run(["serve", "-c", str(REPO / "config" / "kratos.yml")], env={"DSN": "memory"})
+    assert result.returncode != 0
+    assert "secrets.cookie.0" in result.stderr and "publicly known example secret" in result.stderr
+    assert "DEV-ONLY" not in result.stderr and "Traceback" not in result.stderr
+
+
 def test_serves_on_postgres_from_the_environment(tmp_path: Path, postgres_dsn: str) -> None:
-    env = {"DSN": postgres_dsn}
+    # Outside --dev the public secrets of config/kratos.yml are refused: real ones come from the environment.
+    env = {"DSN": postgres_dsn, "SECRETS_COOKIE": "e2e-cookie-secret-9a8b7c6d5e4f", "SECRETS_CIPHER": "e2e-cipher-secret-0123456789abcd"}
     assert run(["migrate", "sql", "-e", "--yes"], env=env).returncode == 0
     served = start_server("postgres", REPO / "config" / "kratos.yml", env, tmp_path)
     try:

@@ -232,7 +232,8 @@ courier:
 
 
 def test_email_password_quickstart_loads_with_its_values(tmp_path):
-    config = load(tmp_path, EMAIL_PASSWORD)
+    # The quickstarts carry Kratos's public example secrets: they load only under --dev.
+    config = load(tmp_path, EMAIL_PASSWORD, dev=True)
 
     assert config.version == "v0.13.0"
     assert config.serve.admin.base_url == "http://kratos:4434/"
@@ -251,7 +252,7 @@ def test_email_password_quickstart_loads_with_its_values(tmp_path):
 
 
 def test_passkey_quickstart_loads_with_dsn_from_environment(tmp_path):
-    config = load(tmp_path, PASSKEY, env={"DSN": "memory"})
+    config = load(tmp_path, PASSKEY, env={"DSN": "memory"}, dev=True)
 
     assert config.dsn == "memory"
     assert config.session.whoami.required_aal == "aal1"
@@ -261,7 +262,7 @@ def test_passkey_quickstart_loads_with_dsn_from_environment(tmp_path):
 
 
 def test_phone_password_quickstart_loads_sms_channel(tmp_path):
-    config = load(tmp_path, PHONE_PASSWORD)
+    config = load(tmp_path, PHONE_PASSWORD, dev=True)
 
     (channel,) = config.courier.channels
     assert channel.id == "sms"
@@ -417,7 +418,8 @@ def test_after_hooks_fall_back_to_the_global_list(tmp_path):
 
 
 def test_config_is_deeply_immutable(tmp_path):
-    config = load(tmp_path, EMAIL_PASSWORD)
+    # The quickstarts carry Kratos's public example secrets: they load only under --dev.
+    config = load(tmp_path, EMAIL_PASSWORD, dev=True)
 
     with pytest.raises(AttributeError):
         config.dsn = "postgres://x"  # type: ignore[misc]
@@ -638,6 +640,41 @@ def test_default_schema_id_must_name_a_schema(tmp_path):
 NO_SECRETS = MINIMAL.split("secrets:")[0]
 
 
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        (NO_SECRETS + "secrets:\n  cookie: [PLEASE-CHANGE-ME-I-AM-VERY-INSECURE]\n", "secrets.cookie.0"),
+        (
+            NO_SECRETS
+            + "secrets:\n  cookie: [a-real-and-random-9f8e7d6c]\n  cipher: [32-LONG-SECRET-NOT-SECURE-AT-ALL]\n",
+            "secrets.cipher.0",
+        ),
+        (NO_SECRETS + "secrets:\n  default: [my-secret-CHANGEME-later]\n", "secrets.default.0"),
+    ],
+)
+def test_public_example_secrets_are_refused_outside_dev(tmp_path, text, path):
+    error = load_error(tmp_path, text)
+
+    assert error.path == path
+    assert "publicly known example secret" in error.message and "--dev" in error.message
+    assert "INSECURE" not in str(error) and "NOT-SECURE" not in str(error)
+
+
+def test_public_example_secrets_are_refused_from_the_environment_too(tmp_path):
+    error = load_error(tmp_path, NO_SECRETS, env={"SECRETS_COOKIE": "PLEASE-CHANGE-ME-I-AM-VERY-INSECURE"})
+
+    assert error.path == "secrets.cookie.0"
+
+
+def test_public_example_secrets_warn_loudly_under_dev(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="kratos_core.config"):
+        config = load(tmp_path, EMAIL_PASSWORD, dev=True)
+
+    assert config.secrets_for("cookie") == ("PLEASE-CHANGE-ME-I-AM-VERY-INSECURE",)
+    warnings = [r.getMessage() for r in caplog.records if "INSECURE: secrets." in r.getMessage()]
+    assert {w.split()[1] for w in warnings} == {"secrets.cookie.0", "secrets.cipher.0"}
+
+
 def test_secrets_are_required_outside_dev(tmp_path):
     error = load_error(tmp_path, NO_SECRETS)
 
@@ -699,7 +736,7 @@ def test_encrypting_cipher_needs_cipher_secrets(tmp_path):
 
 def test_to_dict_redacts_secrets_and_passwords(tmp_path):
     config = load(
-        tmp_path, EMAIL_PASSWORD, overrides={"dsn": "postgres://kratos:hunter2@db:5432/kratos"}
+        tmp_path, EMAIL_PASSWORD, overrides={"dsn": "postgres://kratos:hunter2@db:5432/kratos"}, dev=True
     )
     dumped = config.to_dict()
 
