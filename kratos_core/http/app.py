@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 import re
 from collections.abc import Iterable, Iterator
 
+import msgspec
+
 from litestar import Litestar, Response
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
@@ -29,7 +31,7 @@ from .system import admin_to_public_redirects, public_to_admin_redirects, shared
 if TYPE_CHECKING:  # pragma: no cover
     from ..app import KratosApp
 
-__all__ = ["build_public_app", "build_admin_app", "MAX_BODY_BYTES", "OPENAPI_PATH"]
+__all__ = ["build_public_app", "build_admin_app", "body_limit", "MAX_BODY_BYTES", "OPENAPI_PATH", "SECURITY_HEADERS"]
 
 #: Kratos caps request bodies at 5 MB on both ports.
 MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -42,6 +44,93 @@ async def _after_request(response: Response) -> Response:
     # Answers carry identity data: never cached (Kratos sends the same header on GETs).
     response.headers.setdefault("Cache-Control", NO_CACHE)
     return response
+
+
+#: Sent with every answer of both ports, errors and redirects included (issue 15, item 8):
+#: no content sniffing, no flow ids or recovery-link tokens leaking to other sites in
+#: ``Referer``, and nothing stored by browsers or proxies (answers carry sessions, flows,
+#: tokens and identities).
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", NO_CACHE.encode()),
+)
+
+
+async def _security_headers(message: Any, scope: Any) -> None:
+    """``before_send`` hook: add :data:`SECURITY_HEADERS` a response does not set itself."""
+    if message["type"] != "http.response.start":
+        return
+    headers = list(message.get("headers") or ())
+    present = {bytes(name).lower() for name, _ in headers}
+    headers.extend((name, value) for name, value in SECURITY_HEADERS if name not in present)
+    message["headers"] = headers
+
+
+class _TooLarge(BaseException):
+    # Not an Exception: the flow engine's and Litestar's catch-alls must let it through to
+    # :func:`body_limit`, which answers 413.
+    pass
+
+
+def body_limit(app: Any, limit: int = MAX_BODY_BYTES) -> Any:
+    """ASGI wrapper: 413 in Kratos's shape for a body over ``limit`` on every route.
+
+    A declared ``Content-Length`` over the limit is refused before anything is read or routed;
+    a body streamed without one is cut off as soon as it passes the limit. Either way no
+    handler ever holds more than ``limit`` bytes of it.
+    """
+
+    async def limited(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        declared = next((v for k, v in scope.get("headers", ()) if k == b"content-length"), None)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _send_too_large(scope, send)
+            return
+        seen = 0
+        started = False
+
+        async def counting_receive() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _TooLarge()
+            return message
+
+        async def tracking_send(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await app(scope, counting_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await _send_too_large(scope, send)
+
+    return limited
+
+
+async def _send_too_large(scope: Any, send: Any) -> None:
+    from ..errors import KratosError
+
+    request_id = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"x-request-id"), None)
+    error = KratosError(
+        f"The request body exceeds the allowed size of {MAX_BODY_BYTES} bytes.",
+        message="The request body is too large",
+        status_code=413,
+    )
+    body = msgspec.json.encode(error.to_body(request_id))
+    headers = [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    headers.extend(SECURITY_HEADERS)
+    # The client may still be sending: tell it the connection ends here.
+    headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 _PARAM = re.compile(r"\{[^}:]*(:[^}]*)?\}")
@@ -103,6 +192,8 @@ def _build(kratos: KratosApp, api: str, handlers: list[Any]) -> Litestar:
         },
         request_max_body_size=MAX_BODY_BYTES,
         after_request=_after_request,
+        before_send=[_security_headers],
+        middleware=[body_limit],
         openapi_config=OpenAPIConfig(
             title=f"kratos-core {api} API",
             version=__version__,
