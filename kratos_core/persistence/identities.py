@@ -253,6 +253,11 @@ _DELETE_CHILDREN = tuple(
     for table in ("identity_credentials", "identity_verifiable_addresses", "identity_recovery_addresses")
 )
 _DELETE_IDENTITY = announced("DELETE FROM identities WHERE id = $1")
+# Deactivating an identity revokes its sessions for good (issue 15, item 8): Kratos only hides
+# them while the identity is inactive, so re-activating it brought them back to life.
+_REVOKE_SESSIONS = announced(
+    "UPDATE sessions SET active = $2, updated_at = $3 WHERE identity_id = $1 AND active = $4"
+)
 
 
 async def insert_identity(conn: Connection, identity: Identity) -> None:
@@ -360,6 +365,8 @@ async def update_identity(conn: Connection, identity: Identity) -> None:
     for statement in _DELETE_CHILDREN:
         await conn.execute(statement, identity.id)
     await _write_children(conn, identity)
+    if identity.state != "active":
+        await conn.execute(_REVOKE_SESSIONS, identity.id, False, identity.updated_at, True)
     await announce(conn, f"i:{identity.id}")  # cached sessions of this identity are stale
 
 

@@ -161,9 +161,31 @@ async def test_inactive_identity_has_no_valid_session(app: KratosApp, public: ht
     r = await admin.patch(f"/admin/identities/{identity.id}", json=[{"op": "replace", "path": "/state", "value": "inactive"}])
     assert r.status_code == 200
     assert_no_session(await public.get("/sessions/whoami", headers=token_header(token)))
-    # The row is untouched; the computed active flag says false (pitfall 25).
     r = await admin.get(f"/admin/sessions/{session.id}")
     assert r.status_code == 200 and r.json()["active"] is False
+
+
+async def test_sessions_of_a_deactivated_identity_stay_revoked_after_reactivation(
+    app: KratosApp, public: httpx.AsyncClient, admin: httpx.AsyncClient
+) -> None:
+    """Issue 15: deactivating an identity revokes its sessions for good (Kratos only hides them)."""
+    identity = await new_identity(app)
+    session, token = await issue(app, identity)
+    for state in ("inactive", "active"):
+        r = await admin.patch(f"/admin/identities/{identity.id}", json=[{"op": "replace", "path": "/state", "value": state}])
+        assert r.status_code == 200, r.text
+    assert_no_session(await public.get("/sessions/whoami", headers=token_header(token)))
+    r = await admin.get(f"/admin/sessions/{session.id}")
+    assert r.status_code == 200 and r.json()["active"] is False
+    # The same through a full replacement (PUT), and new sessions work after re-activation.
+    _, second = await issue(app, identity)
+    body = (await admin.get(f"/admin/identities/{identity.id}")).json()
+    for state in ("inactive", "active"):
+        put = {"schema_id": "default", "traits": body["traits"], "state": state}
+        assert (await admin.put(f"/admin/identities/{identity.id}", json=put)).status_code == 200
+    assert_no_session(await public.get("/sessions/whoami", headers=token_header(second)))
+    _, fresh = await issue(app, identity)
+    assert (await public.get("/sessions/whoami", headers=token_header(fresh))).status_code == 200
 
 
 async def test_issue_refuses_inactive_identities(app: KratosApp) -> None:
