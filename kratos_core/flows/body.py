@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-import msgspec
-
+from ..bounds import check_bounds, decode_json_bounded
 from ..errors import BadRequest
 from ..ui.traits import trait_fields, unflatten
 
@@ -34,10 +33,7 @@ def decode_json(raw: bytes) -> dict[str, Any]:
     """
     if not raw.strip():
         return {}
-    try:
-        data = msgspec.json.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise BadRequest(f"Unable to decode JSON payload: {exc}") from exc
+    data = decode_json_bounded(raw)
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.")
     return data
@@ -123,17 +119,18 @@ def parse_body(content_type: str | None, raw: bytes, query: list[tuple[str, str]
     Raises:
         BadRequest: Unknown content type or undecodable body.
     """
+    # Bounded once here (depth, NUL, string lengths), before any method sees the values.
     if query is not None:
-        return decode_form([(k, v) for k, v in query if k != "flow"], schema_raw)
+        return check_bounds(decode_form([(k, v) for k, v in query if k != "flow"], schema_raw))
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if media == _JSON:
-        return decode_json(raw)
+        return check_bounds(decode_json(raw))
     if media == _FORM:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise BadRequest("The form body is not valid UTF-8.") from exc
-        return decode_form(parse_qsl(text, keep_blank_values=True), schema_raw)
+        return check_bounds(decode_form(parse_qsl(text, keep_blank_values=True), schema_raw))
     if not raw.strip():
         return {}
     raise BadRequest(

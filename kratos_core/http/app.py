@@ -89,6 +89,10 @@ def body_limit(app: Any, limit: int = MAX_BODY_BYTES) -> Any:
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await _send_too_large(scope, send)
             return
+        if _NUL_IN_QUERY.search(scope.get("query_string") or b""):
+            # No parameter may carry a NUL (PostgreSQL text cannot hold one): refused up front.
+            await _send_error(scope, send, 400, "The query string contains a NUL character, which is not allowed.")
+            return
         seen = 0
         started = False
 
@@ -115,21 +119,27 @@ def body_limit(app: Any, limit: int = MAX_BODY_BYTES) -> Any:
     return limited
 
 
+_NUL_IN_QUERY = re.compile(rb"%00|\x00")
+
+
 async def _send_too_large(scope: Any, send: Any) -> None:
-    from ..errors import KratosError
+    reason = f"The request body exceeds the allowed size of {MAX_BODY_BYTES} bytes."
+    await _send_error(scope, send, 413, reason, message="The request body is too large", close=True)
+
+
+async def _send_error(scope: Any, send: Any, status: int, reason: str, *, message: str | None = None, close: bool = False) -> None:
+    """An error in Kratos's shape, sent before the request reached any handler."""
+    from ..errors import BadRequest, KratosError
 
     request_id = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"x-request-id"), None)
-    error = KratosError(
-        f"The request body exceeds the allowed size of {MAX_BODY_BYTES} bytes.",
-        message="The request body is too large",
-        status_code=413,
-    )
+    error = BadRequest(reason) if status == 400 else KratosError(reason, message=message, status_code=status)
     body = msgspec.json.encode(error.to_body(request_id))
     headers = [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode())]
     headers.extend(SECURITY_HEADERS)
-    # The client may still be sending: tell it the connection ends here.
-    headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    if close:
+        # The client may still be sending: tell it the connection ends here.
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -14,6 +14,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
+from ..bounds import check_bounds, decode_json_bounded
 from ..errors import BadRequest, KratosError
 
 __all__ = [
@@ -104,10 +105,8 @@ async def read_json(request: Request) -> Any:
             'send "application/json".',
         )
     body = await request.body()
-    try:
-        return msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
-        raise BadRequest(f"Unable to decode JSON payload: {exc}") from exc
+    # Depth and NUL bounded (issue 15): admin bodies carry whole identities, so no length cap.
+    return check_bounds(decode_json_bounded(body), strings=False)
 
 
 def decode_struct(data: Any, struct: type, *, what: str = "request body") -> Any:
