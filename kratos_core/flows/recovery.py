@@ -176,18 +176,19 @@ class RecoveryFlows(ChallengeFlows):
         writing = self.app.db.transaction()
         if address is not None and not address.verified:
             writing = self.app.identities.writing(identity, "update", source="recovery", verified_address=address)
-        async with writing as tx:
-            # Exactly once (issue 15): the flow passes its challenge conditionally; a parallel
-            # submit that lost rolls back having written nothing and is told the flow is done.
-            self._passed(flow, method, identity)
-            if not await store.complete_flow(tx, flow):
-                raise RestartFlow(messages.flow_already_completed(self.kind))  # type: ignore[arg-type]
-            await codes.consume(tx, proof.secret)
-            # A completed recovery ends every other outstanding code and link of the account.
-            await codes.invalidate_identity(tx, identity.id, codes.RECOVERY_KINDS)
-            session, token = await self.app.sessions.issue(
-                identity, method=proof.method, aal="aal1", request=self.ex.request, conn=tx
-            )
+        with store.undo_on_error(flow):
+            async with writing as tx:
+                # Exactly once (issue 15): the flow passes its challenge conditionally; a parallel
+                # submit that lost rolls back having written nothing and is told the flow is done.
+                self._passed(flow, method, identity)
+                if not await store.complete_flow(tx, flow):
+                    raise RestartFlow(messages.flow_already_completed(self.kind))  # type: ignore[arg-type]
+                await codes.consume(tx, proof.secret)
+                # A completed recovery ends every other outstanding code and link of the account.
+                await codes.invalidate_identity(tx, identity.id, codes.RECOVERY_KINDS)
+                session, token = await self.app.sessions.issue(
+                    identity, method=proof.method, aal="aal1", request=self.ex.request, conn=tx
+                )
         await self.app.sessions.announce_issued(session, flow="recovery")
         try:
             settings_flow = await self._after(flow, identity, session, proof.method)

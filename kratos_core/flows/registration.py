@@ -206,19 +206,20 @@ class RegistrationFlows(FlowHandler):
         ):
             await self.app.identities.revalidate(identity)
         try:
-            async with self.app.identities.writing(identity, "create", source="registration") as tx:
-                # Exactly once (issue 15): the flow's completion is conditional on it not being
-                # completed, in the transaction of the identity and session; a parallel submit
-                # that lost rolls back having written nothing (on PostgreSQL it waits for the
-                # winner's row lock, then sees the flow done).
-                flow.mark_completed()
-                if not await store.complete_flow(tx, flow):
-                    raise FlowAlreadyCompleted()
-                session, token = await self.app.sessions.issue(
-                    identity, method=result.method, request=self.ex.request, conn=tx
-                )
-                flow.identity_id = identity.id  # after the identity: the column references it
-                await store.update_flow(tx, flow)
+            with store.undo_on_error(flow):
+                async with self.app.identities.writing(identity, "create", source="registration") as tx:
+                    # Exactly once (issue 15): the flow's completion is conditional on it not being
+                    # completed, in the transaction of the identity and session; a parallel submit
+                    # that lost rolls back having written nothing (on PostgreSQL it waits for the
+                    # winner's row lock, then sees the flow done).
+                    flow.mark_completed()
+                    if not await store.complete_flow(tx, flow):
+                        raise FlowAlreadyCompleted()
+                    session, token = await self.app.sessions.issue(
+                        identity, method=result.method, request=self.ex.request, conn=tx
+                    )
+                    flow.identity_id = identity.id  # after the identity: the column references it
+                    await store.update_flow(tx, flow)
         except FlowAlreadyCompleted:
             flow.identity_id = None
             flow.internal_context.pop("completed_at", None)

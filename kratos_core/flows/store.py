@@ -20,8 +20,11 @@ verification). Writes are conditional on the stored row not being finished yet:
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import datetime as dt
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from ..identity.model import utcnow
@@ -34,6 +37,7 @@ __all__ = [
     "update_flow",
     "complete_flow",
     "reopen_flow",
+    "undo_on_error",
     "claim_submit",
     "get_flow",
     "insert_error",
@@ -128,6 +132,18 @@ async def complete_flow(conn: Connection, flow: Flow) -> bool:
     address), and roll that transaction back when it answers False: another submit won.
     """
     return await _write(conn, flow, guarded=True)
+
+
+@contextlib.contextmanager
+def undo_on_error(flow: Flow) -> Iterator[None]:
+    """Put ``flow`` back as it was when the block raises: a completion whose transaction was
+    rolled back must not be written later by an error answer as if it had happened."""
+    saved = copy.deepcopy(vars(flow))
+    try:
+        yield
+    except BaseException:
+        vars(flow).update(saved)
+        raise
 
 
 async def reopen_flow(conn: Connection, flow: Flow) -> None:

@@ -407,13 +407,14 @@ class VerificationFlows(ChallengeFlows):
         if address is None:
             # The address left the identity's traits after the code was sent.
             raise RestartFlow(messages.verification_failed_state())
-        async with self.app.identities.writing(identity, "update", source="verification", verified_address=address) as tx:
-            # Exactly once (issue 15): the flow passes its challenge conditionally.
-            flow.active = method.id
-            self._succeed(flow, method, address)
-            if not await store.complete_flow(tx, flow):
-                raise RestartFlow(messages.flow_already_completed(self.kind))  # type: ignore[arg-type]
-            await codes.consume(tx, proof.secret)
+        with store.undo_on_error(flow):
+            async with self.app.identities.writing(identity, "update", source="verification", verified_address=address) as tx:
+                # Exactly once (issue 15): the flow passes its challenge conditionally.
+                flow.active = method.id
+                self._succeed(flow, method, address)
+                if not await store.complete_flow(tx, flow):
+                    raise RestartFlow(messages.flow_already_completed(self.kind))  # type: ignore[arg-type]
+                await codes.consume(tx, proof.secret)
         event = VerificationSucceeded(flow_id=flow.id, identity_id=identity.id, address_id=address.id, via=address.via)
         await self.app.plugins.hooks.event(payload=event)
         await self._after(flow, identity, address)
