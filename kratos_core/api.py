@@ -39,6 +39,7 @@ from .actions.runner import (
     ActionContext,
     FlowAction,
 )
+from .bounds import check_bounds, decode_json_bounded
 from .config import Config, ConfigError
 from .config.frozen import thaw
 from .courier.model import DeliveryError, Dispatch, Message
@@ -74,7 +75,7 @@ from .events import (
 )
 from .flows.codes import CODE_LENGTH, CodeAlreadyUsed, CodeNotFound, OneTimeSecret, TooManySubmissions
 from .flows.continuation import Flows
-from .flows.errors import FlowRedirect, FlowValidationError
+from .flows.errors import FlowAlreadyCompleted, FlowRedirect, FlowValidationError
 from .flows.exchange import with_query
 from .flows.messages import channel_for, expires_in_minutes
 from .flows.model import Flow
@@ -123,6 +124,9 @@ from .ui.text import TextMessage
 from .ui.traits import identifier_label, trait_nodes
 
 __all__ = [
+    "check_bounds",
+    "decode_json_bounded",
+    "FlowAlreadyCompleted",
     "CATALOGUE",
     "CourierMessageAbandoned",
     "CourierMessageSent",
