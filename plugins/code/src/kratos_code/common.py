@@ -9,7 +9,21 @@ from kratos_core.flows.errors import FlowValidationError
 from kratos_core.flows.messages import channel_for, expires_in_minutes
 from kratos_core.ui import messages
 
-__all__ = ["text_field", "required", "phone_allowed", "minutes", "channel_for"]
+__all__ = [
+    "text_field",
+    "required",
+    "phone_allowed",
+    "minutes",
+    "channel_for",
+    "count_send",
+    "remember_subject",
+    "count_guess",
+    "guess_succeeded",
+]
+
+#: internal_context key: whose codes a flow holds (an identity id or the address), so that
+#: guesses count per account across every flow (issue 15).
+_SUBJECT = "code_subject"
 
 
 def text_field(value: Any) -> str:
@@ -34,3 +48,36 @@ def phone_allowed(app_config: Any) -> bool:
 def minutes(lifespan: timedelta) -> int:
     """``expires_in_minutes`` for templates."""
     return expires_in_minutes(lifespan.total_seconds())
+
+
+async def count_send(ctx: Any, recipient: str) -> None:
+    """Count a code or link about to be sent to ``recipient`` (``code_sending``; 429 past it).
+
+    Called before the address is looked up, so known and unknown addresses are refused alike.
+    """
+    throttle = ctx.app.throttle
+    await throttle.check("code_sending", throttle.keys(ctx.request, recipient))
+
+
+def remember_subject(flow: Any, subject: Any) -> None:
+    """Note whose codes ``flow`` holds (the identity id, or the address for unknown ones)."""
+    flow.internal_context[_SUBJECT] = str(subject)
+
+
+async def count_guess(ctx: Any) -> Any:
+    """Count one code guess on ``ctx.flow`` for its subject (``code``; 429 past it).
+
+    Returns:
+        The keys to hand :func:`guess_succeeded` when the code was right.
+    """
+    flow = ctx.flow
+    subject = flow.internal_context.get(_SUBJECT) or f"flow:{flow.id}"
+    throttle = ctx.app.throttle
+    keys = throttle.keys(ctx.request, subject)
+    await throttle.check("code", keys)
+    return keys
+
+
+async def guess_succeeded(ctx: Any, keys: Any) -> None:
+    """The code was right: the subject's counted guesses are forgotten."""
+    await ctx.app.throttle.succeed("code", keys)
