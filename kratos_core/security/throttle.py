@@ -213,8 +213,12 @@ class Throttle:
         plan = await self._plan(kind, keys)
         full = [(item, key) for _, item, key in plan if not await self.limiter.test(item, key)]
         if not full:
-            # Counted in order; one that lost a race against a parallel attempt refuses this one.
-            full = [(item, key) for _, item, key in plan if not await self.limiter.hit(item, key)]
+            # Counted in order; a window that a parallel attempt filled first refuses this one
+            # (the windows counted before it keep the count: the burst was an attempt).
+            for _, item, key in plan:
+                if not await self.limiter.hit(item, key):
+                    full = [(item, key)]
+                    break
         if full:
             retry_after = await self._retry_after(full)
             log.info("throttled a %s attempt (retry after %d s)", kind, retry_after)
