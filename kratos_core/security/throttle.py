@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -123,6 +124,13 @@ def open_storage(url: str) -> Storage:
     raise ValueError(f"security.rate_limits.storage_url: {scheme or url!r} is not memory:// or a redis:// URL")
 
 
+def _workers() -> int:
+    try:
+        return int(os.environ.get("KRATOS_SERVE_WORKERS") or 1)
+    except ValueError:
+        return 1
+
+
 def _digest(*parts: str) -> str:
     # Identifiers are personal data: storage keys carry a digest, never the address itself.
     return hashlib.blake2b("\x00".join(parts).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
@@ -142,6 +150,13 @@ class Throttle:
         self.enabled = config.enabled
         self.client_address = ClientAddressResolver(trusted_proxies)
         self.storage = storage if storage is not None else open_storage(config.storage_url)
+        if self.enabled and isinstance(self.storage, MemoryStorage) and _workers() > 1:
+            log.warning(
+                "security.rate_limits.storage_url is memory:// but %d server workers run: each counts on its "
+                "own, so every limit is %d times as high; set it to a redis:// URL",
+                _workers(),
+                _workers(),
+            )
         self.limiter = MovingWindowRateLimiter(self.storage)
         self._ladders: dict[tuple[str, str], tuple[RateLimitItem, ...]] = {}
         for kind in KINDS:

@@ -1,4 +1,4 @@
-"""Issue 15 end to end: two ``kratos serve`` processes on one PostgreSQL share one count in Redis.
+"""Issue 15 end to end: two server processes on one PostgreSQL share one count in Redis.
 
 An attacker who spreads password guesses over both servers is refused (429 with ``Retry-After``)
 after as many attempts as one server alone allows; the right password gets the same refusal on
@@ -25,8 +25,10 @@ from tests.e2e.test_courier_e2e import _database
 PASSWORD = "correct horse battery staple"
 
 
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[KratosProcess]]:
+@pytest.fixture(scope="module", params=["two-servers", "two-workers"])
+def servers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[KratosProcess]]:
+    """Two ``kratos serve`` processes, or one ``kratos serve --workers 2`` (then both entries
+    are the same server, and the kernel picks the worker of each connection)."""
     from tests.conftest import POSTGRES_DSN, postgres_available
 
     require_or_skip(postgres_available())
@@ -45,9 +47,14 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[KratosPro
         env = {"DSN": dsn, "SECURITY_RATE_LIMITS_STORAGE_URL": REDIS_URL, "KRATOS_COURIER_BROKER_URL": ""}
         migrated = run_kratos(["migrate", "sql", "-e", "--yes"], env)
         assert migrated.returncode == 0, migrated.stderr
-        processes = [start_server(f"server-{i}", path, env, tmp) for i in (1, 2)]
+        if request.param == "two-servers":
+            processes = [start_server(f"server-{i}", path, env, tmp) for i in (1, 2)]
+            shown = processes
+        else:
+            processes = [start_server("workers", path, env, tmp, "--workers", "2")]
+            shown = processes * 2
         try:
-            yield processes
+            yield shown
         finally:
             errors = []
             for process in processes:
@@ -99,7 +106,7 @@ def refusal(response: httpx.Response) -> dict[str, object]:
     return error
 
 
-def test_two_servers_share_one_count_in_redis(servers: list[KratosProcess]) -> None:
+def test_server_processes_share_one_count_in_redis(servers: list[KratosProcess]) -> None:
     victim, bystander = f"victim-{uuid.uuid4().hex[:6]}@example.org", f"other-{uuid.uuid4().hex[:6]}@example.org"
     victim_id = create_identity(servers[0], victim)
     create_identity(servers[1], bystander)
