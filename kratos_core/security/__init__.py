@@ -1,6 +1,6 @@
 """Security services beyond Kratos: throttling and lockout, and which client address counts.
 
-Plugin authors use :class:`Throttle` (reached as ``app.throttle``) around every secret they
+Plugin authors use :class:`Throttle` (reached as ``ctx.services.throttle``) around every secret they
 check or send; see docs/security.md and the plugin guide.
 """
 

@@ -55,7 +55,7 @@ async def count_send(ctx: Any, recipient: str) -> None:
 
     Called before the address is looked up, so known and unknown addresses are refused alike.
     """
-    throttle = ctx.app.throttle
+    throttle = ctx.services.throttle
     await throttle.check("code_sending", throttle.keys(ctx.request, recipient))
 
 
@@ -72,7 +72,7 @@ async def count_guess(ctx: Any) -> Any:
     """
     flow = ctx.flow
     subject = flow.internal_context.get(_SUBJECT) or f"flow:{flow.id}"
-    throttle = ctx.app.throttle
+    throttle = ctx.services.throttle
     keys = throttle.keys(ctx.request, subject)
     await throttle.check("code", keys)
     return keys
@@ -80,4 +80,4 @@ async def count_guess(ctx: Any) -> Any:
 
 async def guess_succeeded(ctx: Any, keys: Any) -> None:
     """The code was right: the subject's counted guesses are forgotten."""
-    await ctx.app.throttle.succeed("code", keys)
+    await ctx.services.throttle.succeed("code", keys)

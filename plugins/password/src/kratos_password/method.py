@@ -140,7 +140,7 @@ class PasswordMethod:
             raise _required("password")
         # Issue 15: counted before the password is looked at, so a locked account answers 429
         # whether the password is right or not.
-        throttle = ctx.app.throttle
+        throttle = ctx.services.throttle
         keys = throttle.keys(ctx.request, identifier)
         await throttle.check("password", keys)
         # Make the dummy hash before the lookup, so the very first unknown identifier is not
