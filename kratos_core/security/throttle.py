@@ -118,7 +118,7 @@ def open_storage(url: str) -> Storage:
     scheme = urlsplit(url).scheme
     if scheme == "memory":
         return _MemoryStorage()
-    if scheme in ("redis", "rediss", "redis+unix", "unix"):
+    if scheme in ("redis", "rediss", "redis+unix"):
         # redis-py is a dependency already (the courier's broker); limits uses its asyncio client.
         return RedisStorage(f"async+{url}", implementation="redispy", wrap_exceptions=True)
     raise ValueError(f"security.rate_limits.storage_url: {scheme or url!r} is not memory:// or a redis:// URL")

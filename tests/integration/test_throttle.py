@@ -388,3 +388,32 @@ async def test_limits_can_be_set_and_switched_off(kratos_app_factory: Any, tmp_p
 async def test_bad_limits_stop_the_start(kratos_app_factory: Any, tmp_path: Path, security: Any, wanted: str) -> None:
     with pytest.raises(Exception, match=wanted):
         await build(kratos_app_factory, tmp_path, **security)
+
+
+async def test_changing_ones_address_to_someone_elses_again_and_again_mails_them_a_bounded_number(
+    kratos_app_factory: Any, tmp_path: Path
+) -> None:
+    # Settings changes send verification codes by themselves; past the limit the mail is
+    # skipped (the change is stored and answered as usual), so nobody is mailed without end.
+    config = merge(
+        default_config(tmp_path),
+        {
+            "selfservice": {
+                "methods": {"password": {"enabled": True}, "code": {"enabled": True}},
+                "flows": {"verification": {"enabled": True, "use": "code"}},
+            }
+        },
+    )
+    kc = Kratos(await kratos_app_factory(config, plugins=[password_plugin, code_plugin]))
+    await kc.create_identity("mallory@example.org")
+    client = kc.public("203.0.113.66")
+    token = (await login(client, "mallory@example.org", PASSWORD)).json()["session_token"]
+    headers = {"X-Session-Token": token}
+    for _ in range(8):
+        for email in (VICTIM, "mallory@example.org"):
+            flow = (await client.get("/self-service/settings/api", headers=headers)).json()
+            body = {"method": "profile", "traits": {"email": email}}
+            changed = await client.post("/self-service/settings", params={"flow": flow["id"]}, json=body, headers=headers)
+            assert changed.status_code == 200, changed.text
+    assert len(await kc.mails("verification_code_valid", VICTIM)) == 5
+    await kc.close()

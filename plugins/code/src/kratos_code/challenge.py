@@ -37,6 +37,7 @@ from kratos_code.common import (
     count_guess,
     count_send,
     guess_succeeded,
+    may_send,
     minutes,
     phone_allowed,
     remember_subject,
@@ -99,9 +100,10 @@ class CodeChallenges:
     async def send_verification(self, ctx: VerificationContext, identity: Identity, address: VerifiableAddress) -> None:
         """Send a code for a known address (the ``verification`` action's flows)."""
         remember_subject(ctx.flow, identity.id)
-        async with ctx.app.db.transaction() as tx:
-            await codes.discard(tx, ctx.flow.id, _VERIFICATION)
-            await self._deliver_verification(ctx, tx, identity, address)
+        if await may_send(ctx, address.value):
+            async with ctx.app.db.transaction() as tx:
+                await codes.discard(tx, ctx.flow.id, _VERIFICATION)
+                await self._deliver_verification(ctx, tx, identity, address)
         self._verification_sent(ctx, address.value, address.via)
 
     async def _deliver_verification(

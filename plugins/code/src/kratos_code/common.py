@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
 from kratos_core.flows.errors import FlowValidationError
 from kratos_core.flows.messages import channel_for, expires_in_minutes
+from kratos_core.security import TooManyAttempts
 from kratos_core.ui import messages
 
 __all__ = [
@@ -16,10 +18,13 @@ __all__ = [
     "minutes",
     "channel_for",
     "count_send",
+    "may_send",
     "remember_subject",
     "count_guess",
     "guess_succeeded",
 ]
+
+log = logging.getLogger("kratos.code")
 
 #: internal_context key: whose codes a flow holds (an identity id or the address), so that
 #: guesses count per account across every flow (issue 15).
@@ -57,6 +62,21 @@ async def count_send(ctx: Any, recipient: str) -> None:
     """
     throttle = ctx.services.throttle
     await throttle.check("code_sending", throttle.keys(ctx.request, recipient))
+
+
+async def may_send(ctx: Any, recipient: str) -> bool:
+    """Count a send the server causes itself (after registration or a settings change).
+
+    Past ``code_sending`` the message is skipped, not refused: the identity is stored already,
+    and an attacker who changes their address to someone else's again and again must not mail
+    them without end. The user can ask for a new code through a verification flow.
+    """
+    try:
+        await count_send(ctx, recipient)
+    except TooManyAttempts:
+        log.info("skipped a verification message: too many sent to that address")
+        return False
+    return True
 
 
 def remember_subject(flow: Any, subject: Any) -> None:
