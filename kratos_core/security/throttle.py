@@ -22,6 +22,7 @@ for one process, in Redis for many.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import math
@@ -51,8 +52,11 @@ log = logging.getLogger("kratos.throttle")
 #: The kinds of attempts there are limits for (``security.rate_limits.<kind>``).
 KINDS = ("password", "code", "totp", "lookup_secret", "webauthn", "code_sending", "flow_creation")
 
-#: The three keys every attempt counts under, most specific first.
-_SCOPES = ("address_and_identifier", "identifier", "address")
+#: The three keys every attempt counts under, in the order they are counted: an attempt
+#: refused by one key is not counted under the keys after it, so refusals only ever count
+#: against the refused client's own address (never against the account's ``identifier`` key,
+#: which would let a locked attacker lengthen the right user's lock).
+_SCOPES = ("address", "address_and_identifier", "identifier")
 #: A success clears the scopes that name the account (the address alone stays counted).
 _CLEARED_ON_SUCCESS = ("address_and_identifier", "identifier")
 
@@ -204,8 +208,9 @@ class Throttle:
     async def check(self, kind: str, keys: ThrottleKeys) -> None:
         """Count one attempt of ``kind``, or refuse it while a window of its keys is full.
 
-        Call it before looking at the secret; a refused attempt is not counted (so a locked
-        attacker who keeps trying does not lengthen anybody's lock).
+        Call it before looking at the secret. A refused attempt counts only against the
+        client address's own windows, so a locked attacker who keeps trying does not lengthen
+        the right user's lock.
 
         Args:
             kind: One of :data:`KINDS`.
@@ -226,16 +231,13 @@ class Throttle:
 
     async def _count(self, kind: str, keys: ThrottleKeys) -> None:
         plan = await self._plan(kind, keys)
-        full = [(item, key) for _, item, key in plan if not await self.limiter.test(item, key)]
-        if not full:
-            # Counted in order; a window that a parallel attempt filled first refuses this one
-            # (the windows counted before it keep the count: the burst was an attempt).
-            for _, item, key in plan:
-                if not await self.limiter.hit(item, key):
-                    full = [(item, key)]
-                    break
-        if full:
-            retry_after = await self._retry_after(full)
+        # Each hit is atomic (a Lua script in Redis), so parallel attempts cannot overshoot.
+        for position, (_, item, key) in enumerate(plan):
+            if await self.limiter.hit(item, key):
+                continue
+            # Refused: the wait is the longest of this window and any later one that is full.
+            later = [(i, k) for _, i, k in plan[position + 1 :] if not await self.limiter.test(i, k)]
+            retry_after = await self._retry_after([(item, key), *later])
             log.info("throttled a %s attempt (retry after %d s)", kind, retry_after)
             raise TooManyAttempts(retry_after)
 
@@ -246,9 +248,8 @@ class Throttle:
         """
         if not self.enabled or keys.identifier is None:
             return
-        for scope, item, key in await self._plan(kind, keys):
-            if scope in _CLEARED_ON_SUCCESS:
-                await self.limiter.clear(item, key)
+        plan = await self._plan(kind, keys)
+        await asyncio.gather(*(self.limiter.clear(item, key) for scope, item, key in plan if scope in _CLEARED_ON_SUCCESS))
 
     async def unlock(self, identifiers: Iterable[str]) -> None:
         """Forget every count about these identifiers, from every address (admin unlock)."""
