@@ -43,7 +43,7 @@ def throttle_admin_handlers() -> list[Any]:
         tags=["identity"],
         status_code=204,
     )
-    async def unlock_identity(request: Request) -> None:
+    async def unlock_identity(request: Request[Any, Any, Any]) -> None:
         app: KratosApp = request.app.state["kratos"]
         try:
             identity_id = uuid.UUID(request.path_params["identity_id"])
@@ -53,7 +53,7 @@ def throttle_admin_handlers() -> list[Any]:
         await app.throttle.unlock(identity_throttle_identifiers(identity))
 
     @delete("/admin/throttle", summary="Unlock an identifier or a client address", tags=["identity"], status_code=204)
-    async def unlock(request: Request) -> None:
+    async def unlock(request: Request[Any, Any, Any]) -> None:
         app: KratosApp = request.app.state["kratos"]
         identifier = request.query_params.get("identifier") or ""
         address = request.query_params.get("address") or ""

@@ -194,7 +194,7 @@ class Throttle:
             "identifier": (keys.identifier, str(epoch)) if keys.identifier else None,
             "address": (keys.address,),
         }
-        plan = []
+        plan: list[tuple[str, RateLimitItem, str]] = []
         for scope in _SCOPES:
             parts = names[scope]
             if parts is None:
