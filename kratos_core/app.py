@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .services import Services
 
     from .config import Config
+    from .security.throttle import Throttle
     from .session.manager import SessionManager
 
 __all__ = ["KratosApp", "build_app", "MissingMigrations"]
@@ -93,6 +94,14 @@ class KratosApp:
 
         return SessionManager(self)
 
+    @cached_property
+    def throttle(self) -> Throttle:
+        """Throttling and lockout (``security.rate_limits``), shared by every method."""
+        from .security.throttle import Throttle
+
+        security = self.config.security
+        return Throttle(security.rate_limits, security.trusted_proxies)
+
     @property
     def public_base_url(self) -> str:
         return self.config.serve.public.base_url
@@ -131,6 +140,12 @@ class KratosApp:
                 default_id=self.config.identity.default_schema_id,
                 base_dir=Path.cwd(),
             )
+            try:
+                self.throttle  # noqa: B018 - a bad storage URL or proxy list fails the start
+            except ValueError as exc:
+                from .config.errors import ConfigError
+
+                raise ConfigError("security", str(exc)) from None
             await self.plugins.hooks.startup(config=self.config)
             # The session cache (PostgreSQL) starts listening now, so it serves the first requests.
             self.sessions.session_cache()
@@ -147,6 +162,8 @@ class KratosApp:
         await self.plugins.hooks.shutdown(config=self.config)
         if "courier" in self.__dict__:
             await self.courier.stop()
+        if "throttle" in self.__dict__:
+            await self.throttle.close()
         if self._db is not None:
             await self._db.close()
             self._db = None

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .identity.manager import IdentityManager
     from .identity.model import Identity
     from .identity.schema import SchemaRegistry
+    from .security.throttle import Throttle
     from .session.manager import SessionManager
 
 __all__ = ["Services", "InjectedServices", "Transaction", "OneTimeSecrets", "Outbox"]
@@ -171,6 +172,8 @@ class Services:
         outbox: Courier messages.
         flows: Stored self-service flows, and continuing them from plugin routes
             (:class:`kratos_core.flows.continuation.Flows`).
+        throttle: Throttling and lockout: count every guess of a secret and every secret sent
+            (:class:`kratos_core.security.Throttle`, docs/security.md).
     """
 
     def __init__(self, app: KratosApp) -> None:
@@ -190,6 +193,10 @@ class Services:
     @property
     def sessions(self) -> SessionManager:
         return self._app.sessions
+
+    @property
+    def throttle(self) -> Throttle:
+        return self._app.throttle
 
     @property
     def schemas(self) -> SchemaRegistry:

@@ -77,6 +77,9 @@ __all__ = [
     "Channel",
     "CourierWorker",
     "Courier",
+    "ThrottleRule",
+    "THROTTLE_DEFAULTS",
+    "RateLimits",
     "AccountEnumeration",
     "Security",
     "ClientsHttp",
@@ -648,6 +651,125 @@ class Courier(Section):
     templates: Mapping[str, Any] = field(default_factory=dict)
 
 
+# ------------------------------------------------------- throttling (beyond Kratos, issue 15)
+
+#: One sliding window in the ``limits`` library's notation: ``"5/minute"``, ``"20 per hour"``,
+#: ``"10/10 minutes"``.
+_Window = Annotated[
+    str,
+    Meta(
+        pattern=r"^\s*[1-9][0-9]*\s*(/|per)\s*([1-9][0-9]*\s*)?(second|minute|hour|day)s?\s*$",
+        description='a sliding window such as "5/minute" or "10 per 10 minutes"',
+    ),
+]
+
+
+class ThrottleRule(Section):
+    """How many attempts of one kind are allowed, per key (``security.rate_limits.<kind>``).
+
+    Each key has a ladder of sliding windows; an attempt is refused (429 with ``Retry-After``)
+    while any window of any of its keys is full, so the wait grows with the number of recent
+    attempts (for example ``["5/minute", "20/hour", "50/day"]``: after 5 attempts in a minute,
+    up to a minute; after 20 in an hour, up to an hour; after 50 in a day, up to a day). A key
+    left out keeps the kind's default ladder (:data:`THROTTLE_DEFAULTS`); an empty list switches
+    that key off.
+    """
+
+    address_and_identifier: tuple[_Window, ...] | None = None
+    """Windows per client address and identifier together: the attacker's own lock, which the
+    right user at another address never shares. A success clears them."""
+    identifier: tuple[_Window, ...] | None = None
+    """Windows per identifier (account, recipient address or identity id) from every client
+    address together: bounds guessing spread over many addresses. A success clears them; keep
+    them short (an hour) so that nobody can lock the right user out for long."""
+    address: tuple[_Window, ...] | None = None
+    """Windows per client address for every identifier together: bounds one client spraying
+    many accounts. Successes count too and are not cleared (an attacker owns accounts)."""
+
+    def resolved(self, kind: str) -> ThrottleRule:
+        """This rule with every key left out filled from the kind's default ladder."""
+        default = THROTTLE_DEFAULTS.get(kind, {})
+        return ThrottleRule(
+            **{
+                key: tuple(default.get(key, ())) if getattr(self, key) is None else getattr(self, key)
+                for key in ("address_and_identifier", "identifier", "address")
+            }
+        )
+
+
+#: The default ladders of every kind (docs/security.md shows the arithmetic behind them).
+THROTTLE_DEFAULTS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
+    "password": {
+        "address_and_identifier": ("5/minute", "10/10 minutes", "20/hour", "50/day"),
+        "identifier": ("100/hour",),
+        "address": ("60/minute", "600/hour"),
+    },
+    "code": {
+        "address_and_identifier": ("10/10 minutes", "20/day"),
+        "identifier": ("25/hour", "50/day"),
+        "address": ("60/hour", "300/day"),
+    },
+    "totp": {
+        "address_and_identifier": ("10/10 minutes", "20/day"),
+        "identifier": ("25/hour", "50/day"),
+        "address": ("60/hour", "300/day"),
+    },
+    "lookup_secret": {
+        "address_and_identifier": ("10/10 minutes", "20/day"),
+        "identifier": ("25/hour", "50/day"),
+        "address": ("60/hour", "300/day"),
+    },
+    "webauthn": {
+        "address_and_identifier": ("10/minute", "100/hour"),
+        "identifier": ("100/hour",),
+        "address": ("100/minute",),
+    },
+    "code_sending": {"identifier": ("5/hour", "10/day"), "address": ("30/hour", "100/day")},
+    "flow_creation": {"address": ("30/minute", "300/hour")},
+}
+
+
+class RateLimits(Section):
+    """``security.rate_limits``: throttling and lockout, on by default (not a Kratos key).
+
+    See docs/security.md for what each kind counts and the arithmetic behind the defaults.
+    """
+
+    enabled: bool = True
+    """Switch every limit off (not recommended outside tests)."""
+    storage_url: _SensitiveStr = "memory://"
+    """Where the counts live: ``memory://`` (this process only, the embedded default) or a
+    ``redis://`` / ``rediss://`` URL, so that every server process shares one count
+    (environment: ``SECURITY_RATE_LIMITS_STORAGE_URL``)."""
+    key_prefix: str = "kratos-throttle"
+    """Prefix of every storage key (to share one Redis between deployments)."""
+    password: ThrottleRule = field(default_factory=ThrottleRule)
+    """Password sign-in attempts; the identifier is the one typed in."""
+    code: ThrottleRule = field(default_factory=ThrottleRule)
+    """One-time code submits (login, registration, recovery, verification); the identifier is
+    the address the code was sent to."""
+    totp: ThrottleRule = field(default_factory=ThrottleRule)
+    """TOTP code submits; the identifier is the identity id."""
+    lookup_secret: ThrottleRule = field(default_factory=ThrottleRule)
+    """Backup (lookup) code submits; the identifier is the identity id."""
+    webauthn: ThrottleRule = field(default_factory=ThrottleRule)
+    """WebAuthn and passkey assertions; the identifier is the identity id or user handle."""
+    code_sending: ThrottleRule = field(default_factory=ThrottleRule)
+    """Codes and links sent by the courier (mail bombing); the identifier is the recipient."""
+    flow_creation: ThrottleRule = field(default_factory=ThrottleRule)
+    """Self-service flows created (login, registration, recovery, verification), per client."""
+
+    def rule(self, kind: str) -> ThrottleRule:
+        """The effective rule of ``kind`` (defaults filled in).
+
+        Raises:
+            KeyError: ``kind`` is none of the kinds above.
+        """
+        if kind not in THROTTLE_DEFAULTS:
+            raise KeyError(f"unknown throttle kind {kind!r} (known: {', '.join(THROTTLE_DEFAULTS)})")
+        return getattr(self, kind).resolved(kind)
+
+
 # ------------------------------------------------------------------------ security and clients
 
 
@@ -662,6 +784,11 @@ class Security(OpenSection):
 
     account_enumeration: AccountEnumeration = field(default_factory=AccountEnumeration)
     disallow_ref_in_identity_schemas: bool = False
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+    """Throttling and lockout (beyond Kratos; :class:`RateLimits`)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses or networks (CIDR) of reverse proxies whose ``X-Forwarded-For`` names the
+    client (beyond Kratos). Default none: the peer address counts."""
 
 
 class ClientsHttp(OpenSection):

@@ -194,9 +194,16 @@ class FlowHandler:
         messages are shown on it (400, or a 303 to the UI for browsers).
 
         The *before* stage fails closed: any other error answers as an error and nothing is
-        stored.
+        stored. A client past ``security.rate_limits.flow_creation`` gets 429 (JSON) or the
+        error UI (browsers) and no flow.
         """
         status = 200
+        try:
+            # Issue 15: a bounded number of new flows per client (code flows feed guessing).
+            throttle = self.app.throttle
+            await throttle.check("flow_creation", throttle.keys(self.ex.request))
+        except KratosError as exc:
+            return await self.ex.error(exc, browser=flow.is_browser)
         try:
             await self.before_hook(flow)
             await run_before(self.app, self.kind, flow, self.ex.request)

@@ -199,15 +199,16 @@ class Exchange:
             cookies.append(self._csrf_set_cookie(self._new_csrf_token))
         return CookieResponse(content=content, status_code=status_code, media_type=media_type, headers=headers, set_cookies=cookies)
 
-    def json(self, data: Any, status_code: int = 200) -> Response[bytes]:
-        return self._respond(_encoder.encode(data), status_code, "application/json; charset=utf-8")
+    def json(self, data: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:
+        return self._respond(_encoder.encode(data), status_code, "application/json; charset=utf-8", headers)
 
     def redirect(self, url: str, status_code: int = 303) -> Response[bytes]:
         return self._respond(b"", status_code, "text/plain", {"Location": url})
 
     def error_json(self, error: KratosError) -> Response[bytes]:
         request_id = self.request.headers.get("x-request-id") or None
-        return self.json(error.to_body(request_id), status_code=error.status_code)
+        # An error may carry headers of its own (429's Retry-After).
+        return self.json(error.to_body(request_id), status_code=error.status_code, headers=getattr(error, "headers", None))
 
     async def error(self, error: KratosError, *, browser: bool) -> Response[bytes]:
         """Answer with an error: JSON, or for browsers a 303 to the error UI (section 3.5)."""
@@ -215,4 +216,6 @@ class Exchange:
             return self.error_json(error)
         error_id = await store.insert_error(self.app.db, error.to_dict(), self._request_csrf_token() or "")
         ui_url = self.app.config.selfservice.flows.error.ui_url
-        return self.redirect(with_query(ui_url, id=str(error_id)))
+        response = self.redirect(with_query(ui_url, id=str(error_id)))
+        response.headers.update(getattr(error, "headers", None) or {})
+        return response

@@ -19,6 +19,7 @@ from .. import __version__
 from ..errors import KratosError
 from .admin_identities import identity_handlers
 from .admin_recovery import admin_recovery_handlers
+from .admin_throttle import throttle_admin_handlers
 from .courier import courier_admin_handlers
 from .logout import logout_public_handlers
 from .responses import NO_CACHE, handle_http_exception, handle_kratos_error, handle_unexpected
@@ -232,6 +233,6 @@ def build_admin_app(kratos: KratosApp) -> Litestar:
     return _build(
         kratos,
         "admin",
-        [*shared_handlers("admin"), *identity_handlers(), *admin_recovery_handlers(), *courier_admin_handlers(), *session_admin_handlers(), *admin_to_public_redirects()],
+        [*shared_handlers("admin"), *identity_handlers(), *admin_recovery_handlers(), *courier_admin_handlers(), *session_admin_handlers(), *throttle_admin_handlers(), *admin_to_public_redirects()],
     )
 

@@ -56,7 +56,9 @@ def _request_id(request: Request) -> str | None:
 
 
 def error_response(request: Request, error: KratosError) -> Response[bytes]:
-    return json_response(error.to_body(_request_id(request)), status_code=error.status_code)
+    # An error may carry headers of its own (429's Retry-After).
+    headers = getattr(error, "headers", None)
+    return json_response(error.to_body(_request_id(request)), status_code=error.status_code, headers=headers)
 
 
 def handle_kratos_error(request: Request, exc: KratosError) -> Response[bytes]:

@@ -5,6 +5,9 @@ and queued in the same transaction (``verification_code_valid`` / ``recovery_cod
 unknown address gets nothing, or the "invalid" notice with ``notify_unknown_recipients``), and
 the flow moves to ``sent_email`` with the same form whether the address was known or not.
 
+Throttling (issue 15): every send counts per recipient and client (``code_sending``), every
+guess per account across all its flows (``code``), both before anything is looked up.
+
 Checking: every check counts against the flow's ``max_submissions`` first; a wrong or expired
 code leaves a message on the flow (4070006 / 4060006, answered 200); a match becomes a proof the
 engine turns into a verified address or a recovery session.
@@ -29,7 +32,18 @@ from kratos_core.methods.protocols import (
 )
 from kratos_core.ui import messages
 
-from kratos_code.common import channel_for, minutes, phone_allowed, required, text_field
+from kratos_code.common import (
+    channel_for,
+    count_guess,
+    count_send,
+    guess_succeeded,
+    may_send,
+    minutes,
+    phone_allowed,
+    remember_subject,
+    required,
+    text_field,
+)
 from kratos_code.config import CodeConfig
 from kratos_code.ui import address_form, admin_code_form, challenge_code_form
 
@@ -67,7 +81,9 @@ class CodeChallenges:
         email = text_field(body.get("email"))
         if not email:
             raise required("email")
+        await count_send(ctx, email)
         found = await ctx.find_address(email)
+        remember_subject(ctx.flow, found[0].id if found is not None else email)
         async with ctx.app.db.transaction() as tx:
             await codes.discard(tx, ctx.flow.id, _VERIFICATION)
             if found is not None:
@@ -83,9 +99,11 @@ class CodeChallenges:
 
     async def send_verification(self, ctx: VerificationContext, identity: Identity, address: VerifiableAddress) -> None:
         """Send a code for a known address (the ``verification`` action's flows)."""
-        async with ctx.app.db.transaction() as tx:
-            await codes.discard(tx, ctx.flow.id, _VERIFICATION)
-            await self._deliver_verification(ctx, tx, identity, address)
+        remember_subject(ctx.flow, identity.id)
+        if await may_send(ctx, address.value):
+            async with ctx.app.db.transaction() as tx:
+                await codes.discard(tx, ctx.flow.id, _VERIFICATION)
+                await self._deliver_verification(ctx, tx, identity, address)
         self._verification_sent(ctx, address.value, address.via)
 
     async def _deliver_verification(
@@ -123,11 +141,13 @@ class CodeChallenges:
         challenge_code_form(ctx.flow.ui, label=messages.label_verification_code(), address=address, notice=notice)
 
     async def _use_verification_code(self, ctx: VerificationContext, code: str) -> AddressProof | ShowFlow:
+        keys = await count_guess(ctx)
         try:
             found = await self._check(ctx, _VERIFICATION, code)
         except codes.CodeNotFound:
             ctx.flow.ui.messages = [messages.invalid_verification_code()]
             return SHOW_FLOW
+        await guess_succeeded(ctx, keys)
         return AddressProof(identity_id=found.identity_id, via=found.address_via, value=found.address_value, secret=found)  # type: ignore[arg-type]
 
     # -- recovery --------------------------------------------------------------------------
@@ -146,7 +166,9 @@ class CodeChallenges:
             return await self._use_recovery_code(ctx, code)
         if not email:
             raise required("email")
+        await count_send(ctx, email)
         found = await ctx.find_address(email)
+        remember_subject(ctx.flow, found[0].id if found is not None else email)
         async with ctx.app.db.transaction() as tx:
             await codes.discard(tx, ctx.flow.id, _RECOVERY)
             if found is not None:
@@ -183,11 +205,13 @@ class CodeChallenges:
         await ctx.queue_message(conn, recipient=address.value, template_type="recovery_code_valid", template_data=data)
 
     async def _use_recovery_code(self, ctx: RecoveryContext, code: str) -> RecoveryProof | ShowFlow:
+        keys = await count_guess(ctx)
         try:
             found = await self._check(ctx, _RECOVERY, code)
         except codes.CodeNotFound:
             ctx.flow.ui.messages = [messages.invalid_recovery_code()]
             return SHOW_FLOW
+        await guess_succeeded(ctx, keys)
         # Codes an administrator created were sent to no address, so they verify none.
         address = (found.address_via, found.address_value) if found.address_via else None
         return RecoveryProof(identity_id=found.identity_id, secret=found, method="code_recovery", address=address)  # type: ignore[arg-type]
@@ -207,6 +231,7 @@ class CodeChallenges:
             expires_at=ctx.flow.expires_at,
             identity_id=identity.id,
         )
+        remember_subject(ctx.flow, identity.id)
         ctx.flow.move_to("sent_email")
         admin_code_form(ctx.flow.ui)
         link = with_query(ctx.config.selfservice.flows.recovery.ui_url, flow=str(ctx.flow.id))

@@ -29,7 +29,7 @@ from kratos_core.methods.protocols import (
 from kratos_core.ui import messages
 from kratos_core.ui.text import TextMessage
 
-from kratos_code.common import minutes, required, text_field
+from kratos_code.common import count_send, may_send, minutes, required, text_field
 from kratos_code.config import LinkConfig
 from kratos_code.ui import address_form
 
@@ -113,6 +113,7 @@ class LinkMethod:
         email = text_field(body.get("email"))
         if not email:
             raise required("email")
+        await count_send(ctx, email)  # mail bombing (issue 15)
         found_address = await ctx.find_address(email)
         async with ctx.app.db.transaction() as tx:
             await codes.discard(tx, ctx.flow.id, _VERIFICATION)
@@ -127,9 +128,10 @@ class LinkMethod:
 
     async def send_verification(self, ctx: VerificationContext, identity: Identity, address: VerifiableAddress) -> None:
         """Send a link for a known address (the ``verification`` action's flows)."""
-        async with ctx.app.db.transaction() as tx:
-            await codes.discard(tx, ctx.flow.id, _VERIFICATION)
-            await self._deliver_verification(ctx, tx, identity, address)
+        if await may_send(ctx, address.value):
+            async with ctx.app.db.transaction() as tx:
+                await codes.discard(tx, ctx.flow.id, _VERIFICATION)
+                await self._deliver_verification(ctx, tx, identity, address)
         self._sent(ctx, address.value, messages.verification_link_sent())
 
     async def _deliver_verification(
@@ -161,6 +163,7 @@ class LinkMethod:
         email = text_field(body.get("email"))
         if not email:
             raise required("email")
+        await count_send(ctx, email)  # mail bombing (issue 15)
         found_address = await ctx.find_address(email)
         async with ctx.app.db.transaction() as tx:
             await codes.discard(tx, ctx.flow.id, _RECOVERY)

@@ -34,7 +34,16 @@ from kratos_core.ui import messages
 from kratos_core.ui.nodes import input_node, submit_node
 from kratos_core.ui.traits import identifier_label
 
-from kratos_code.common import channel_for, minutes, required, text_field
+from kratos_code.common import (
+    channel_for,
+    count_guess,
+    count_send,
+    guess_succeeded,
+    minutes,
+    remember_subject,
+    required,
+    text_field,
+)
 from kratos_code.config import CodeConfig
 from kratos_code.ui import login_code_form, registration_code_form
 
@@ -101,12 +110,14 @@ class PasswordlessCode:
     async def _send_login(self, ctx: LoginContext, identifier: str) -> ShowFlow:
         if not identifier:
             raise required("identifier")
+        await count_send(ctx, identifier)
         identity = await ctx.find_identity(identifier, "code")
         if identity is not None and ctx.identity is not None and identity.id != ctx.identity.id:
             identity = None  # a refresh only accepts the signed-in identity
         targets = _login_targets(identity, identifier) if identity is not None else []
         if not targets:
             raise FlowValidationError.on_flow(messages.no_code_user())
+        remember_subject(ctx.flow, identity.id)  # type: ignore[union-attr]
         async with ctx.app.db.transaction() as tx:
             await codes.discard(tx, ctx.flow.id, _LOGIN)
             for via, address in targets:
@@ -146,10 +157,12 @@ class PasswordlessCode:
         )
 
     async def _use_login_code(self, ctx: LoginContext, code: str) -> LoginResult:
+        keys = await count_guess(ctx)
         try:
             found = await self._check(ctx, _LOGIN, code)
         except codes.CodeNotFound:
             raise FlowValidationError.on_flow(messages.invalid_login_code()) from None
+        await guess_succeeded(ctx, keys)
         identity = await ctx.app.identities.get(found.identity_id)  # type: ignore[arg-type]
         address = find_verifiable(identity.verifiable_addresses, found.address_via or "", found.address_value or "")
         writing = ctx.app.db.transaction()
@@ -189,6 +202,9 @@ class PasswordlessCode:
         targets = _code_addresses(identity)
         if not targets:
             raise FlowValidationError.on_flow(messages.no_identifiers())
+        for _, address in targets:
+            await count_send(ctx, address)
+        remember_subject(ctx.flow, min(address for _, address in targets))
         async with ctx.app.db.transaction() as tx:
             await codes.discard(tx, ctx.flow.id, _REGISTRATION)
             for via, address in targets:
@@ -230,10 +246,12 @@ class PasswordlessCode:
     async def _use_registration_code(
         self, ctx: RegistrationContext, identity: Identity, code: str
     ) -> RegistrationResult:
+        keys = await count_guess(ctx)
         try:
             found = await self._check(ctx, _REGISTRATION, code)
         except codes.CodeNotFound:
             raise FlowValidationError.on_flow(messages.invalid_registration_code()) from None
+        await guess_succeeded(ctx, keys)
         address = find_verifiable(identity.verifiable_addresses, found.address_via or "", found.address_value or "")
         if address is not None:
             now = utcnow()

@@ -5,6 +5,8 @@ it in settings (:mod:`kratos_password.settings`), and passwords in admin identit
 Hashing and verification run in a :class:`~kratos_password.pool.HashPool`, off the event loop.
 A sign-in with an unknown identifier verifies the password against a dummy hash of the configured
 algorithm, so it takes as long as a wrong password and gets the same answer (4000006, pitfall 3).
+Every sign-in attempt is counted by the server's throttle (``security.rate_limits.password``)
+before the password is looked at.
 """
 
 from __future__ import annotations
@@ -136,6 +138,11 @@ class PasswordMethod:
             raise _required("identifier")
         if not isinstance(password, str) or not password:
             raise _required("password")
+        # Issue 15: counted before the password is looked at, so a locked account answers 429
+        # whether the password is right or not.
+        throttle = ctx.services.throttle
+        keys = throttle.keys(ctx.request, identifier)
+        await throttle.check("password", keys)
         # Make the dummy hash before the lookup, so the very first unknown identifier is not
         # slower than a known one either.
         await self.pool.warm_up(self.hasher)
@@ -148,6 +155,7 @@ class PasswordMethod:
             raise _invalid_credentials()
         if not await self.pool.verify(password, hashed):
             raise _invalid_credentials()
+        await throttle.succeed("password", keys)
         await self._rehash_if_needed(ctx, identity, password, hashed)  # type: ignore[arg-type]
         return LoginResult(identity=identity, method=_CREDENTIAL)  # type: ignore[arg-type]
 
