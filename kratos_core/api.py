@@ -12,8 +12,8 @@ The names, by what they are for:
 * flow actions: :class:`FlowAction`, :class:`ActionContext` and the stage names;
 * courier channels: :class:`Message` and :class:`DeliveryError`;
 * observers: :class:`Event` and the typed payloads of the event catalogue (``kratos_event``);
-* services: :class:`Services` (identities, sessions, one-time secrets, the outbox, flows and
-  transactions), reached as ``ctx.services`` or injected into plugin routes as ``services``;
+* services: :class:`Services` (identities, sessions, one-time secrets, the outbox, flows,
+  the throttle and transactions), reached as ``ctx.services`` or injected into plugin routes as ``services``;
 * the UI: nodes, the container, message builders (:mod:`messages`) and :class:`TextMessage`;
 * errors: the Kratos error family and the flow-error family that steer a flow;
 * models: identities, addresses, flows, sessions; configuration types.
@@ -115,6 +115,8 @@ from .plugins.registry import (
     MethodRegistrar,
     RouteRegistrar,
 )
+from .security import KINDS as THROTTLE_KINDS
+from .security import Throttle, ThrottleKeys, TooManyAttempts
 from .services import InjectedServices, OneTimeSecrets, Outbox, Services, Transaction
 from .session.model import Session
 from .ui import messages
@@ -124,6 +126,10 @@ from .ui.text import TextMessage
 from .ui.traits import identifier_label, trait_nodes
 
 __all__ = [
+    "THROTTLE_KINDS",
+    "Throttle",
+    "ThrottleKeys",
+    "TooManyAttempts",
     "check_bounds",
     "decode_json_bounded",
     "FlowAlreadyCompleted",
