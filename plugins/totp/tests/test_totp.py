@@ -6,16 +6,36 @@ import asyncio
 import json
 import base64
 import time
-from pathlib import Path
 from typing import Any
 
 import pyotp
-from kratos_core.testing import StubFirstFactorPlugin, clients
+from urllib.parse import parse_qs, urlsplit
 
-import kratos_totp.plugin as totp_plugin
 from kratos_totp.cipher import Cipher
 
-from totp_helpers import CIPHER_KEY, Totp, authenticator, names, node, otpauth_params, totp_config
+
+Totp = Any  # the conftest's app wrapper (clients, flow driver, shortcuts)
+
+
+def node(flow: dict[str, Any], name: str) -> dict[str, Any]:
+    for n in flow["ui"]["nodes"]:
+        attrs = n["attributes"]
+        if attrs.get("name", attrs.get("id")) == name:
+            return n
+    raise AssertionError(f"no node {name}")
+
+
+def names(flow: dict[str, Any], group: str) -> list[str]:
+    return [n["attributes"].get("name", n["attributes"].get("id")) for n in flow["ui"]["nodes"] if n["group"] == group]
+
+
+def authenticator(flow: dict[str, Any]) -> pyotp.TOTP:
+    """What a user's authenticator app holds after typing in the secret shown."""
+    return pyotp.TOTP(node(flow, "totp_secret_key")["attributes"]["text"]["text"])
+
+
+def otpauth_params(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
 def message_ids(flow: dict[str, Any], name: str | None = None) -> list[int]:
@@ -53,7 +73,7 @@ async def test_the_key_names_the_issuer_and_the_flagged_trait(kt: Totp) -> None:
     row = await kt.app.db.fetchrow("SELECT internal_context FROM selfservice_flows WHERE id = $1", flow["id"])
     context = row["internal_context"]
     context = context if isinstance(context, dict) else json.loads(context)
-    url = Cipher("xchacha20-poly1305", [CIPHER_KEY]).decrypt(context["totp_url"])
+    url = Cipher("xchacha20-poly1305", [kt.cipher_key]).decrypt(context["totp_url"])
     assert url.startswith("otpauth://totp/Example%20Corp:Jane%40Example.org?")
     params = otpauth_params(url)
     assert params["secret"] == authenticator(flow).secret and params["issuer"] == "Example Corp"
@@ -97,7 +117,7 @@ async def test_set_up_stores_the_key_encrypted_and_makes_the_session_aal2(kt: To
     stored = rows[0]["config"]
     stored = stored if isinstance(stored, dict) else json.loads(stored)
     assert "otpauth" not in str(stored) and app.secret not in str(stored)
-    assert Cipher("xchacha20-poly1305", [CIPHER_KEY]).decrypt(stored["totp_url"]).startswith("otpauth://totp/")
+    assert Cipher("xchacha20-poly1305", [kt.cipher_key]).decrypt(stored["totp_url"]).startswith("otpauth://totp/")
 
 
 async def aal1_again(kt: Totp, identity_id: str) -> str:
@@ -170,24 +190,22 @@ async def test_no_device_and_aal1_flows(kt: Totp) -> None:
     assert message_ids(none.json()) == [4000011]
 
 
-async def test_unlink_removes_the_key_and_needs_a_privileged_session(kratos_app_factory: Any, tmp_path: Path) -> None:
-    config = totp_config(tmp_path, selfservice={"flows": {"settings": {"privileged_session_max_age": "1s"}}})
-    app = await kratos_app_factory(config, plugins=[totp_plugin, StubFirstFactorPlugin()])
-    async with clients(app) as (public, admin):
-        kt = Totp(app, public, admin)
-        identity_id, token = await kt.signed_in()
-        await kt.set_up(token)
-        flow = (await kt.settings(token)).json()
-        await asyncio.sleep(1.1)
-        stale = await kt.submit_settings(token, flow["id"], {"method": "totp", "totp_unlink": True})
-        assert stale.status_code == 403 and stale.json()["error"]["id"] == "session_refresh_required"
-        creds = (await admin.get(f"/admin/identities/{identity_id}", params={"include_credential": "totp"})).json()
-        assert "totp" in creds["credentials"]
-        # Re-authenticate (refresh at aal1 keeps the session), then unlink.
-        await kt.flows.login(method="stub_first_factor", identity_id=identity_id, session_token=token, refresh=True)
-        flow = (await kt.settings(token)).json()
-        done = await kt.submit_settings(token, flow["id"], {"method": "totp", "totp_unlink": "true"})
-        assert done.status_code == 200, done.text
-        assert names(done.json(), "totp") == ["totp_qr", "totp_secret_key", "totp_code", "method"]
-        creds = (await admin.get(f"/admin/identities/{identity_id}", params={"include_credential": "totp"})).json()
-        assert "totp" not in creds.get("credentials", {})
+async def test_unlink_removes_the_key_and_needs_a_privileged_session(kt_app: Any) -> None:
+    kt = await kt_app(selfservice={"flows": {"settings": {"privileged_session_max_age": "1s"}}})
+    admin = kt.admin
+    identity_id, token = await kt.signed_in()
+    await kt.set_up(token)
+    flow = (await kt.settings(token)).json()
+    await asyncio.sleep(1.1)
+    stale = await kt.submit_settings(token, flow["id"], {"method": "totp", "totp_unlink": True})
+    assert stale.status_code == 403 and stale.json()["error"]["id"] == "session_refresh_required"
+    creds = (await admin.get(f"/admin/identities/{identity_id}", params={"include_credential": "totp"})).json()
+    assert "totp" in creds["credentials"]
+    # Re-authenticate (refresh at aal1 keeps the session), then unlink.
+    await kt.flows.login(method="stub_first_factor", identity_id=identity_id, session_token=token, refresh=True)
+    flow = (await kt.settings(token)).json()
+    done = await kt.submit_settings(token, flow["id"], {"method": "totp", "totp_unlink": "true"})
+    assert done.status_code == 200, done.text
+    assert names(done.json(), "totp") == ["totp_qr", "totp_secret_key", "totp_code", "method"]
+    creds = (await admin.get(f"/admin/identities/{identity_id}", params={"include_credential": "totp"})).json()
+    assert "totp" not in creds.get("credentials", {})
