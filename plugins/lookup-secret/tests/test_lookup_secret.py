@@ -34,6 +34,29 @@ def message_ids(flow: dict[str, Any], name: str | None = None) -> list[int]:
     return [m["id"] for m in node(flow, name)["messages"]]
 
 
+def read_together(app: Any, count: int) -> None:
+    """Make the next ``count`` identity reads of method code wait for each other.
+
+    A race on purpose: every request has read the credential before any of them writes, the
+    interleaving in which only a conditional write keeps a secret single-use.
+    """
+    original = app.services.identity
+    arrived = 0
+    everyone = asyncio.Event()
+
+    async def identity(identity_id: Any) -> Any:
+        nonlocal arrived
+        found = await original(identity_id)
+        arrived += 1
+        if arrived <= count:
+            if arrived == count:
+                everyone.set()
+            await asyncio.wait_for(everyone.wait(), 10)
+        return found
+
+    app.services.identity = identity
+
+
 async def stored_config(kl: Lookup, identity_id: str) -> dict[str, Any]:
     rows = await kl.app.db.fetch(
         "SELECT config FROM identity_credentials WHERE identity_id = $1 AND type = 'lookup_secret'", identity_id
@@ -125,6 +148,7 @@ async def test_racing_submits_of_one_code_let_exactly_one_through(kl: Lookup) ->
     listed = await kl.set_up(token)
     tokens = [await kl.aal1(identity_id) for _ in range(8)]
     flows = [await kl.flows.init("login", session_token=t, aal="aal2") for t in tokens]
+    read_together(kl.app, 8)
     answers = await asyncio.gather(
         *(
             kl.flows.submit("login", f["id"], {"method": "lookup_secret", "lookup_secret": listed[3]}, session_token=t, expect=None)

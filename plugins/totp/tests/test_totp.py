@@ -38,6 +38,29 @@ def otpauth_params(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
+def read_together(app: Any, count: int) -> None:
+    """Make the next ``count`` identity reads of method code wait for each other.
+
+    A race on purpose: every request has read the credential before any of them writes, the
+    interleaving in which only a conditional write keeps a secret single-use.
+    """
+    original = app.services.identity
+    arrived = 0
+    everyone = asyncio.Event()
+
+    async def identity(identity_id: Any) -> Any:
+        nonlocal arrived
+        found = await original(identity_id)
+        arrived += 1
+        if arrived <= count:
+            if arrived == count:
+                everyone.set()
+            await asyncio.wait_for(everyone.wait(), 10)
+        return found
+
+    app.services.identity = identity
+
+
 def message_ids(flow: dict[str, Any], name: str | None = None) -> list[int]:
     if name is None:
         return [m["id"] for m in flow["ui"].get("messages", [])]
@@ -173,6 +196,7 @@ async def test_racing_logins_with_one_code_let_one_through(kt: Totp) -> None:
     code = app.at(time.time() + 30)
     tokens = [await aal1_again(kt, identity_id) for _ in range(6)]
     flows = [await kt.flows.init("login", session_token=t, aal="aal2") for t in tokens]
+    read_together(kt.app, 6)
     answers = await asyncio.gather(
         *(
             kt.flows.submit("login", f["id"], {"method": "totp", "totp_code": code}, session_token=t, expect=None)
