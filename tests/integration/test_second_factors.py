@@ -301,3 +301,21 @@ async def test_racing_submits_of_one_backup_code(app: KratosApp) -> None:
     )
     assert sorted(a.status_code for a in answers) == [200] + [400] * 7
     assert {flow_messages(a.json())[0] for a in answers if a.status_code == 400} == {4000012}
+
+
+async def test_admin_deleting_the_second_factor_lets_aal1_sessions_pass(app: KratosApp) -> None:
+    client = Client(app, browser=False)
+    await client.register("admin-delete@example.org")
+    await client.set_up_totp()
+    await client.logout()
+    await client.password_login()
+    await client.whoami(403)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app.admin), base_url="http://127.0.0.1:4434") as admin:
+        listed = (await admin.get("/admin/identities", params={"credentials_identifier": client.email})).json()
+        identity_id = listed[0]["id"]
+        shown = (await admin.get(f"/admin/identities/{identity_id}", params={"include_credential": "totp"})).json()
+        assert "otpauth" not in str(shown["credentials"]["totp"])  # never the key in plain text
+        deleted = await admin.delete(f"/admin/identities/{identity_id}/credentials/totp")
+        assert deleted.status_code == 204
+    session = await client.whoami(200)
+    assert session["authenticator_assurance_level"] == "aal1"
