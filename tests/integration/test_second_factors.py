@@ -319,3 +319,28 @@ async def test_admin_deleting_the_second_factor_lets_aal1_sessions_pass(app: Kra
         assert deleted.status_code == 204
     session = await client.whoami(200)
     assert session["authenticator_assurance_level"] == "aal1"
+
+
+async def test_bad_second_factor_input_gets_kratos_answers(app: KratosApp) -> None:
+    client = Client(app, browser=False)
+    await client.register("bad-input@example.org")
+    await client.set_up_totp()
+    await client.logout()
+    await client.password_login()
+    # A first factor in an aal2 flow: no strategy for it there, and the session stays aal1.
+    flow = await client.init("login", aal="aal2")
+    refused = await client.submit("login", flow, {"method": "password", "identifier": client.email, "password": PASSWORD})
+    assert refused.status_code == 400 and flow_messages(refused.json()) == [4010002]
+    parse("LoginFlow", refused.text)
+    for code in ("abcdef", "1234567", "12345", "12 34 56"):
+        wrong = await client.second_factor({"method": "totp", "totp_code": code}, expect=400)
+        assert flow_messages(wrong.json()) == [4000008], code
+    empty = await client.second_factor({"method": "totp", "totp_code": ""}, expect=400)
+    assert [m["id"] for m in node(empty.json(), "totp_code")["messages"]] == [4000002]
+    # A method the identity has not set up.
+    none = await client.second_factor({"method": "lookup_secret", "lookup_secret": "abcd1234"}, expect=400)
+    assert flow_messages(none.json()) == [4000014]
+    await client.whoami(403)
+    # aal2 without any session is Kratos's 401.
+    anonymous = await client.http.get("/self-service/login/api", params={"aal": "aal2"}, headers=JSON)
+    assert anonymous.status_code == 401 and anonymous.json()["error"]["id"] == "session_aal1_required"
