@@ -266,7 +266,7 @@ async def test_settings_need_aal2_once_a_second_factor_exists(app: KratosApp) ->
 async def test_html_form_login_is_redirected_to_the_aal2_login(app: KratosApp) -> None:
     client = Client(app, browser=True)
     await client.register("html-user@example.org")
-    await client.set_up_totp()
+    authenticator = await client.set_up_totp()
     await client.logout()
     start = await client.http.get("/self-service/login/browser", params={"return_to": "http://127.0.0.1:4455/app"})
     flow_id = parse_qs(urlsplit(start.headers["location"]).query)["flow"][0]
@@ -282,6 +282,16 @@ async def test_html_form_login_is_redirected_to_the_aal2_login(app: KratosApp) -
     target = urlsplit(done.headers["location"])
     assert target.path == "/self-service/login/browser"
     assert parse_qs(target.query) == {"aal": ["aal2"], "return_to": ["http://127.0.0.1:4455/app"]}
+    # The aal2 login keeps return_to and sends the browser there once the code is in.
+    step = await client.http.get(done.headers["location"])
+    assert step.status_code == 303, step.text
+    aal2_id = parse_qs(urlsplit(step.headers["location"]).query)["flow"][0]
+    aal2 = (await client.http.get("/self-service/login/flows", params={"id": aal2_id}, headers=JSON)).json()
+    assert aal2["requested_aal"] == "aal2" and aal2["return_to"] == "http://127.0.0.1:4455/app"
+    code = {"csrf_token": node(aal2, "csrf_token")["attributes"]["value"], "method": "totp", "totp_code": authenticator.at(time.time() + 30)}
+    finished = await client.http.post("/self-service/login", params={"flow": aal2_id}, data=code)
+    assert finished.status_code == 303 and finished.headers["location"] == "http://127.0.0.1:4455/app"
+    assert (await client.whoami(200))["authenticator_assurance_level"] == "aal2"
 
 
 async def test_racing_submits_of_one_backup_code(app: KratosApp) -> None:
