@@ -121,7 +121,7 @@ from .services import InjectedServices, OneTimeSecrets, Outbox, Services, Transa
 from .session.model import Session
 from .ui import messages
 from .ui.container import Container
-from .ui.nodes import Node, input_node, submit_node
+from .ui.nodes import Node, img_node, input_node, submit_node, text_node
 from .ui.text import TextMessage
 from .ui.traits import identifier_label, trait_nodes
 
@@ -240,10 +240,12 @@ __all__ = [
     "hookspec",
     "identifier_label",
     "identity_public_dict",
+    "img_node",
     "input_node",
     "messages",
     "normalize_identifier",
     "submit_node",
+    "text_node",
     "thaw",
     "trait_nodes",
     "utcnow",

@@ -223,6 +223,36 @@ class Services:
 
         return await store.get_identity(self._app.db, identity_id)
 
+    async def swap_credential_config(
+        self,
+        identity_id: uuid.UUID,
+        credential_type: str,
+        expected: Mapping[str, Any],
+        config: Mapping[str, Any],
+        tx: Transaction | None = None,
+    ) -> bool:
+        """Replace a credential's ``config`` only if it still equals ``expected`` (a conditional write).
+
+        This is how a method uses up part of a credential exactly once under concurrent
+        requests (a backup code, a TOTP time step): of two requests that read the same config,
+        only the first write succeeds; the other gets False, reloads the identity
+        (:meth:`identity`) and decides again.
+
+        Args:
+            identity_id: Whose credential.
+            credential_type: The credential type (``lookup_secret`` ...).
+            expected: The config as the caller read it.
+            config: The new config.
+            tx: Write inside this transaction (default: on its own).
+
+        Returns:
+            True when written; False when the credential changed or is gone.
+        """
+        from .persistence import identities as store
+
+        conn = _conn(tx) if tx is not None else self._app.db
+        return await store.swap_credential_config(conn, identity_id, credential_type, dict(expected), dict(config))
+
 
 #: The annotation of a plugin route's ``services`` parameter (``services: InjectedServices``):
 #: the app injects its :class:`Services` there.

@@ -221,6 +221,23 @@ class LoginFlows(FlowHandler):
         actions = await self._after(flow, identity, session, result.method)
         return await self._answer_success(flow, session, token, previous, actions, result.method, fresh=fresh)
 
+    def _aal2_login_url(self, flow: Flow, session: Any) -> str | None:
+        """Where a browser goes instead of its return URL when whoami would refuse the session.
+
+        As Kratos's post-login hook does: under ``session.whoami.required_aal:
+        highest_available`` an identity that has a second factor is sent on from its first-factor
+        login to the aal2 login (keeping ``return_to``), as a 303 or as the ``redirect_browser_to``
+        of ``continue_with``. API clients get their token and ask for aal2 themselves.
+        """
+        if session.identity is None:
+            return None
+        try:
+            self.app.sessions.check_aal(session, self.app.config.session.whoami.required_aal, return_to=flow.return_to)
+        except KratosError as exc:
+            target = exc.extra.get("redirect_browser_to")
+            return target if isinstance(target, str) else None
+        return None
+
     async def _after(self, flow: Flow, identity: Any, session: Any, method: str) -> ActionContext:
         await self.app.plugins.hooks.login_after(flow=flow, identity=identity, session=session)
         after = self.app.config.selfservice.flows.login.after
@@ -245,6 +262,7 @@ class LoginFlows(FlowHandler):
         return_url = self.ex.return_to_policy.resolve(flow.return_to, after.return_url_for(method), strict=False)
         body: dict[str, Any] = {"session": session_dict(session, self.app.public_base_url, admin=False, ts=encodable_time)}
         if flow.is_browser:
+            return_url = self._aal2_login_url(flow, session) or return_url
             if previous is None or previous.identity_id != session.identity_id:
                 # A new login in this browser gets a new anti-CSRF token (pitfall 8).
                 flow.csrf_token = mask_token(self.ex.regenerate_csrf())

@@ -456,6 +456,9 @@ class SettingsFlows(FlowHandler):
         """Mark the flow ``success`` with a fresh form, run the post-persist hooks and answer."""
         identity = result.identity
         session.identity = identity
+        if result.proved_aal:
+            # Setting up a second factor proves it (section 4.2): the session gains the method.
+            await self.app.sessions.step_up(session, result.method, result.proved_aal, self.ex.request)
         self._shown = identity
         flow.move_to("success")
         flow.active = result.method

@@ -20,7 +20,7 @@ KNOWN_METHOD_PACKAGES: dict[str, str] = {
     "code": "kratos-code",
     "link": "kratos-code",
     "totp": "kratos-totp",
-    "lookup_secret": "kratos-totp",
+    "lookup_secret": "kratos-lookup-secret",
     "webauthn": "kratos-webauthn",
     "passkey": "kratos-webauthn",
     "oidc": "kratos-oidc",

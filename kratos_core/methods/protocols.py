@@ -630,10 +630,15 @@ class SettingsResult:
     Attributes:
         identity: :attr:`SettingsContext.identity` with the method's change applied.
         method: The method id (``profile``, ``password`` ...); picks ``after.<method>`` hooks.
+        proved_aal: Set when the change itself proved a factor (the code of a newly set-up
+            TOTP device, confirmed backup codes): once the identity is stored, the engine
+            records ``method`` at this level on the current session, as Kratos does, so
+            setting up a second factor makes the session ``aal2``. None for other changes.
     """
 
     identity: Identity
     method: str
+    proved_aal: str | None = None
 
 
 class SettingsContext(_FlowContext):

@@ -528,3 +528,38 @@ async def _load_credentials(conn: Connection, identities: dict[uuid.UUID, Identi
         cred = creds.get(r["credential_id"])
         if cred is not None:
             cred.identifiers.append(r["identifier"])
+
+
+# A credential's config replaced only if it is still what the caller read: the conditional write
+# that makes a backup code or a TOTP time step usable exactly once under concurrent submits.
+_SWAP_CREDENTIAL_CONFIG = {
+    "postgres": announced(
+        "UPDATE identity_credentials SET config = $4::jsonb, updated_at = $5 "
+        "WHERE identity_id = $1 AND type = $2 AND config = $3::jsonb"
+    ),
+    "sqlite": announced(
+        "UPDATE identity_credentials SET config = $4, updated_at = $5 "
+        "WHERE identity_id = $1 AND type = $2 AND json(config) = json($3)"
+    ),
+}
+
+
+async def swap_credential_config(
+    conn: Connection,
+    identity_id: uuid.UUID,
+    credential_type: str,
+    expected: dict[str, Any],
+    config: dict[str, Any],
+) -> bool:
+    """Replace a credential's config with ``config`` if it still equals ``expected``.
+
+    Returns:
+        True when written; False when the credential is gone or another request changed it
+        since ``expected`` was read (the caller reloads and decides again).
+    """
+    changed = await conn.execute(
+        _SWAP_CREDENTIAL_CONFIG[conn.dialect], identity_id, credential_type, expected, config, utcnow()
+    )
+    if changed:
+        await announce(conn, f"i:{identity_id}")  # cached sessions hold the old credential
+    return changed > 0

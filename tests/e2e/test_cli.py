@@ -97,10 +97,11 @@ def test_bad_config_stops_the_server_naming_the_key(tmp_path: Path, patch: dict,
 
 def test_enabled_method_without_plugin_fails_with_install_hint(tmp_path: Path) -> None:
     cfg = base_config(tmp_path)
-    cfg["selfservice"]["methods"]["totp"] = {"enabled": True}
+    # webauthn: a method whose plugin is not installed (totp and lookup_secret are).
+    cfg["selfservice"]["methods"]["webauthn"] = {"enabled": True}
     result = run(["serve", "-c", str(write_config(tmp_path, cfg))])
     assert result.returncode == 1
-    assert "kratos-totp" in result.stderr
+    assert "kratos-webauthn" in result.stderr
 
 
 def test_plugins_and_version_commands() -> None:
@@ -108,4 +109,7 @@ def test_plugins_and_version_commands() -> None:
     assert out.returncode == 0
     assert "kratos_core.builtin.profile" in out.stdout
     assert "kratos_register_methods" in out.stdout
+    # The second factors are plugin packages like any other.
+    assert "kratos-totp 0.1.0 (plugin)" in out.stdout
+    assert "kratos-lookup-secret 0.1.0 (plugin)" in out.stdout
     assert run(["version"]).stdout.startswith("kratos-core v")
