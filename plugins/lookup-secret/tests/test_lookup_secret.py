@@ -197,3 +197,18 @@ async def test_changes_need_a_privileged_session(kl_app: Any) -> None:
     stale = await kl.submit_settings(token, flow["id"], {"method": "lookup_secret", "lookup_secret_regenerate": True})
     assert stale.status_code == 403 and stale.json()["error"]["id"] == "session_refresh_required"
     assert await stored_config(kl, identity_id) == {}
+
+
+async def test_guessing_codes_is_refused_after_ten_tries_even_with_a_right_code(kl: Lookup) -> None:
+    identity_id, token = await kl.signed_in()
+    listed = await kl.set_up(token)
+    token = await kl.aal1(identity_id)
+    for _ in range(10):
+        wrong = await kl.use(token, "zzzzzzzz", expect=400)
+        assert message_ids(wrong.json()) == [4000016]
+    locked = await kl.use(token, listed[0], expect=429)
+    assert int(locked.headers["retry-after"]) > 0
+    assert locked.json()["error"]["id"] == "rate_limit_exceeded"
+    # Nothing was used by the refused attempt: after an admin unlock the code still works.
+    assert (await kl.admin.delete(f"/admin/identities/{identity_id}/throttle")).status_code == 204
+    assert (await kl.use(token, listed[0], expect=200)).json()["session"]["authenticator_assurance_level"] == "aal2"

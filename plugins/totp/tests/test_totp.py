@@ -233,3 +233,28 @@ async def test_unlink_removes_the_key_and_needs_a_privileged_session(kt_app: Any
     assert names(done.json(), "totp") == ["totp_qr", "totp_secret_key", "totp_code", "method"]
     creds = (await admin.get(f"/admin/identities/{identity_id}", params={"include_credential": "totp"})).json()
     assert "totp" not in creds.get("credentials", {})
+
+
+async def test_guessing_codes_is_refused_after_ten_tries_even_with_the_right_code(kt: Totp) -> None:
+    """A stolen password (aal1 session) must not let six digits be guessed: the eleventh try
+    in ten minutes is refused with 429 and Retry-After, the right code included."""
+    identity_id, token = await kt.signed_in()
+    app = await kt.set_up(token)
+    token = await aal1_again(kt, identity_id)
+    flow = await kt.flows.init("login", session_token=token, aal="aal2")
+    right = app.at(time.time() + 30)
+    wrong = "000000" if right != "000000" else "111111"
+    answers = []
+    for _ in range(10):
+        answer = await kt.flows.submit("login", flow["id"], {"method": "totp", "totp_code": wrong}, session_token=token, expect=None)
+        answers.append(answer.status_code)
+    assert answers == [400] * 10
+    locked = await kt.flows.submit("login", flow["id"], {"method": "totp", "totp_code": right}, session_token=token, expect=None)
+    assert locked.status_code == 429
+    assert int(locked.headers["retry-after"]) > 0
+    assert locked.json()["error"]["id"] == "rate_limit_exceeded"
+    # The administrator lifts the lock; the right code then works.
+    unlocked = await kt.admin.delete(f"/admin/identities/{identity_id}/throttle")
+    assert unlocked.status_code == 204
+    ok = await kt.flows.submit("login", flow["id"], {"method": "totp", "totp_code": right}, session_token=token)
+    assert ok.json()["session"]["authenticator_assurance_level"] == "aal2"

@@ -122,6 +122,10 @@ class LookupSecretMethod:
         if not isinstance(raw, str) or not raw.strip():
             raise FlowValidationError.on_field("lookup_secret", messages.missing_property("lookup_secret"))
         code, keys = codes.normalize(raw), self._keys(ctx)
+        # Counted per account before any code is compared (security.rate_limits.lookup_secret).
+        throttle = ctx.services.throttle
+        attempt = throttle.keys(ctx.request, str(ctx.session.identity_id))
+        await throttle.check("lookup_secret", attempt)
         for _ in range(_RETRIES):
             identity = await ctx.services.identity(ctx.session.identity_id)
             cred = identity.credentials.get(_TYPE) if identity is not None else None
@@ -136,6 +140,7 @@ class LookupSecretMethod:
             used_at = utcnow().replace(microsecond=0)
             entries[index] = {**entries[index], "used_at": used_at.isoformat().replace("+00:00", "Z")}
             if await ctx.services.swap_credential_config(identity.id, _TYPE, cred.config, {**cred.config, _CODES: entries}):
+                await throttle.succeed("lookup_secret", attempt)
                 return LoginResult(identity=identity, method=_TYPE, aal="aal2")
             # Another request changed the codes first: look again (it may have used this one).
         raise FlowValidationError.on_flow(messages.lookup_code_already_used())

@@ -111,6 +111,11 @@ class TotpMethod:
         code = body.get("totp_code")
         if not isinstance(code, str) or not code.strip():
             raise FlowValidationError.on_field("totp_code", messages.missing_property("totp_code"))
+        # Six digits fall to guessing without a limit (security.rate_limits.totp); counted per
+        # account, before the code is looked at, so a refusal says nothing about the code.
+        throttle = ctx.services.throttle
+        attempt = throttle.keys(ctx.request, str(ctx.session.identity_id))
+        await throttle.check("totp", attempt)
         for _ in range(_RETRIES):
             identity = await ctx.services.identity(ctx.session.identity_id)
             cred = identity.credentials.get(_TYPE) if identity is not None else None
@@ -121,6 +126,7 @@ class TotpMethod:
                 raise FlowValidationError.on_flow(messages.invalid_totp_code())
             updated = {**cred.config, _LAST_STEP: step}
             if await ctx.services.swap_credential_config(identity.id, _TYPE, cred.config, updated):
+                await throttle.succeed("totp", attempt)
                 return LoginResult(identity=identity, method=_TYPE, aal="aal2")
         raise FlowValidationError.on_flow(messages.invalid_totp_code())
 
