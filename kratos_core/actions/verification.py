@@ -22,7 +22,7 @@ from ..errors import InternalServerError, KratosError
 from ..flows.errors import FlowRedirect, FlowValidationError
 from ..flows.exchange import with_query
 from ..flows.verification import start_verification
-from ..http.negotiation import is_json_request
+from ..web.negotiation import is_json_request
 from ..identity.model import VerifiableAddress
 from ..ui import messages
 from .runner import LOGIN_AFTER, REGISTRATION_AFTER, SETTINGS_AFTER, ActionContext

@@ -17,8 +17,8 @@ import msgspec
 from litestar import Request, Response
 
 from ..errors import BadRequest, KratosError
-from ..http.negotiation import is_ajax, is_json_request, non_cloudflare_cookie_names
-from ..http.sessions import CookieResponse
+from ..web.negotiation import is_ajax, is_json_request, non_cloudflare_cookie_names
+from ..web.cookies import CookieResponse
 from . import csrf, store
 from .return_to import ReturnToPolicy
 

@@ -20,9 +20,9 @@ from ..flows.return_to import ReturnToPolicy
 from ..flows.store import insert_error
 from ..session.manager import derive_logout_token
 from ..session.tokens import token_digest
-from .negotiation import is_json_request
+from ..web.negotiation import is_json_request
 from .responses import decode_struct, json_response, read_json
-from .sessions import CookieResponse
+from ..web.cookies import CookieResponse
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..app import KratosApp

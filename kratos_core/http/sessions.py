@@ -12,7 +12,6 @@ import base64
 import binascii
 import datetime as dt
 import uuid
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -24,6 +23,7 @@ from ..errors import BadRequest
 from ..session import store
 from ..session.manager import session_not_found
 from ..session.model import Session, session_dict
+from ..web.cookies import with_cookies
 from .responses import int_query_param, json_response
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,8 +32,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "session_public_handlers",
     "session_admin_handlers",
-    "CookieResponse",
-    "with_cookies",
     "WHOAMI_METHODS",
     "AUTHENTICATED_IDENTITY_HEADER",
 ]
@@ -47,35 +45,6 @@ _JSON = "application/json; charset=utf-8"  # as json_response sends it
 DEFAULT_PAGE_SIZE = 250
 MAX_PAGE_SIZE = 1000
 _EXPANDABLE = ("identity", "devices")
-
-
-class CookieResponse(Response[bytes]):
-    """A response carrying any number of raw ``Set-Cookie`` values.
-
-    Litestar keeps response headers in a dict (one ``Set-Cookie`` at most); logout must delete the
-    session cookie *and* the anti-CSRF cookie in one response.
-    """
-
-    def __init__(self, *args: Any, set_cookies: Iterable[str] = (), **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.set_cookies = list(set_cookies)
-
-    def to_asgi_response(self, *args: Any, **kwargs: Any) -> Any:
-        asgi = super().to_asgi_response(*args, **kwargs)
-        for value in self.set_cookies:
-            asgi.headers.add("set-cookie", value)
-        return asgi
-
-
-def with_cookies(response: Response[bytes], *set_cookies: str) -> CookieResponse:
-    """Re-wrap a response so that it also sends ``set_cookies``."""
-    return CookieResponse(
-        content=response.content,
-        status_code=response.status_code,
-        media_type=response.media_type,
-        headers=dict(response.headers),
-        set_cookies=set_cookies,
-    )
 
 
 def _kratos(request: Request) -> KratosApp:

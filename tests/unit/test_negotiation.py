@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kratos_core.http.negotiation import (
+from kratos_core.web.negotiation import (
     accepts_json,
     is_ajax,
     is_cloudflare_cookie,
