@@ -245,10 +245,17 @@ class IdentityManager:
                 )
             config = await importer(identity, dict(raw))
             cred = identity.credentials.get(ctype)
+            created = cred is None
             if cred is None:
                 cred = identity.credentials[ctype] = _new_credential(ctype, now)
             cred.config = config
             cred.updated_at = now
+            method = self.credential_methods.get(ctype)
+            if created and method is not None and method.credential_schema_keys:
+                # Not created implicitly when the traits were applied: derive what the schema
+                # says for it now (validated traits validate again; this path is rare).
+                result = validate_traits(self.schemas.get(identity.schema_id), identity.traits)
+                _derive_credential(identity, ctype, method, result, now)
 
 
 def _mark_verified(address: VerifiableAddress) -> None:
