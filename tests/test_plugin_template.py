@@ -164,6 +164,32 @@ def test_channel_and_observer_receive_their_validated_config(tmp_path: Path) -> 
     assert 'register("audit_trail", config.AuditTrailConfig, configure=config.configure)' in plugin
 
 
+@pytest.mark.parametrize(("factor", "aal", "declared"), [("second", "aal2", "second_factor"), ("first", "aal1", "first_factor")])
+def test_method_factor_decides_what_the_method_declares(factor: str, aal: str, declared: str, tmp_path: Path) -> None:
+    project = bake("credential_method", tmp_path, method_factor=factor)
+    _, pkg, _ = names("credential_method")
+    module = ast.parse((project / "src" / pkg / "method.py").read_text())
+    (method,) = [n for n in module.body if isinstance(n, ast.ClassDef) and n.name.endswith("Method")]
+    assert [ast.unparse(b) for b in method.bases] == ["MethodBase"]
+    attributes = {
+        n.targets[0].id: ast.literal_eval(n.value)
+        for n in method.body
+        if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name) and isinstance(n.value, ast.Constant)
+    }
+    assert attributes["aal"] == aal
+    functions = {n.name for n in method.body if isinstance(n, ast.FunctionDef)}
+    assert declared in functions and ({"first_factor", "second_factor"} - {declared}).isdisjoint(functions)
+    # A first factor takes its identifiers from the schema; a second factor reads no schema key.
+    source = ast.unparse(method)
+    assert ("credential_schema_keys" in source) is (factor == "first")
+
+
+def test_other_kinds_ignore_method_factor(tmp_path: Path) -> None:
+    first = bake("flow_action", tmp_path / "a", method_factor="first")
+    second = bake("flow_action", tmp_path / "b", method_factor="second")
+    assert {p: (first / p).read_text() for p in tree(first)} == {p: (second / p).read_text() for p in tree(second)}
+
+
 def test_the_documented_command_bakes_kratos_rot13_courier(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "cookiecutter", "--no-input", str(TEMPLATE), "plugin_name=rot13 courier", "plugin_kind=courier_channel"],
@@ -271,3 +297,15 @@ def test_a_baked_plugin_installs_passes_its_tests_and_is_listed(kind: str, venv:
     plugins = {p["name"]: p for p in json.loads(listed.stdout)}
     assert plugins[dist]["version"] == "0.1.0" and plugins[dist]["builtin"] is False
     assert plugins[dist]["hooks"] == sorted(HOOKS[kind])
+
+
+@pytest.mark.slow
+def test_a_baked_first_factor_installs_and_passes_its_tests(venv: Path, tmp_path: Path) -> None:
+    context = {"plugin_name": "pin login", "plugin_kind": "credential_method", "method_factor": "first", "author_name": "Test Author"}
+    project = Path(cookiecutter(str(TEMPLATE), no_input=True, extra_context=context, output_dir=str(tmp_path)))
+    python = str(venv / "bin" / "python")
+    installed = run([python, "-m", "pip", "install", "-q", "-e", f"{project}[test]"], cwd=tmp_path)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    tests = run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project)
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert re.search(r"\d+ passed", tests.stdout) and "skipped" not in tests.stdout

@@ -17,8 +17,9 @@ import msgspec
 from litestar import Request, Response, delete, get, patch, post, put
 
 from ..errors import BadRequest, KratosError, NotFound
-from ..identity.manager import CREDENTIAL_TYPES, IdentityDraft
+from ..identity.manager import IdentityDraft
 from ..identity.model import Identity, identity_admin_dict
+from ..methods import KRATOS_CREDENTIAL_TYPES, MethodBase
 from ..identity.normalize import normalize_identifier
 from ..persistence import identities as store
 from .responses import decode_struct, int_query_param, json_response, read_json
@@ -31,7 +32,7 @@ __all__ = ["identity_handlers"]
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 250
 MAX_BATCH = 1000
-MAX_BATCH_PLAINTEXT = 200
+MAX_BATCH_COSTLY = 200
 
 
 class CreateIdentityBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -81,14 +82,31 @@ def _parse_id(raw: str) -> uuid.UUID:
 
 def _include_credential(request: Request) -> list[str]:
     types = request.query_params.getall("include_credential", [])
+    known = _kratos(request).identities.credential_methods
     for t in types:
-        if t not in CREDENTIAL_TYPES:
+        if t not in known and t not in KRATOS_CREDENTIAL_TYPES:
             raise BadRequest(f'Unknown credential type "{t}" in include_credential.')
     return types
 
 
+_NO_METHOD = MethodBase()
+
+
+def _method(app: KratosApp, ctype: str) -> MethodBase | None:
+    return app.identities.credential_methods.get(ctype)
+
+
+def _present(app: KratosApp, ctype: str, config: dict[str, Any]) -> dict[str, Any]:
+    """A credential's config as its method shows it (redacted when no installed method owns it)."""
+    return (_method(app, ctype) or _NO_METHOD).present_credential(config)
+
+
 def _render(app: KratosApp, identity: Identity, *, credentials: bool = True, include: list[str] = ()) -> dict[str, Any]:
-    return identity_admin_dict(identity, app.public_base_url, credentials=credentials, include_config=include)
+    out = identity_admin_dict(identity, app.public_base_url, credentials=credentials, include_config=include)
+    for entry in out.get("credentials", {}).values():
+        if "config" in entry:
+            entry["config"] = _present(app, entry["type"], entry["config"])
+    return out
 
 
 def _draft(app: KratosApp, body: Any, *, state: str) -> IdentityDraft:
@@ -160,6 +178,7 @@ def identity_handlers() -> list[Any]:
         app = _kratos(request)
         body = decode_struct(await read_json(request), BatchBody)
         _check_batch_limits(body)
+        _check_costly_imports(app, body)
         results = [await _batch_one(app, item) for item in body.identities]
         return json_response({"identities": results})
 
@@ -212,7 +231,7 @@ def identity_handlers() -> list[Any]:
         identity_id, ctype = request.path_params["identity_id"], request.path_params["ctype"]
         app = _kratos(request)
         identity = await app.identities.get(_parse_id(identity_id))
-        _remove_credential(identity, ctype, request.query_params.get("identifier"))
+        _remove_credential(app, identity, ctype, request.query_params.get("identifier"))
         await app.identities.save(identity)
 
     return [
@@ -296,18 +315,27 @@ async def _similar(app: KratosApp, prefix: str) -> list[uuid.UUID]:
 def _check_batch_limits(body: BatchBody) -> None:
     if len(body.identities) > MAX_BATCH:
         raise BadRequest(f"A batch may contain at most {MAX_BATCH} identities, got {len(body.identities)}.")
-    plaintext = sum(1 for item in body.identities if _has_plaintext_password(item.create))
-    if plaintext > MAX_BATCH_PLAINTEXT:
+
+
+
+def _check_costly_imports(app: KratosApp, body: BatchBody) -> None:
+    costly = sum(1 for item in body.identities if _is_costly(app, item.create))
+    if costly > MAX_BATCH_COSTLY:
         raise BadRequest(
-            f"A batch may contain at most {MAX_BATCH_PLAINTEXT} identities with plaintext passwords, got {plaintext}."
+            f"A batch may contain at most {MAX_BATCH_COSTLY} identities whose credentials must be hashed on import (plaintext secrets), got {costly}."
         )
 
 
-def _has_plaintext_password(create: Any) -> bool:
-    try:
-        return "password" in create["credentials"]["password"]["config"]
-    except (KeyError, TypeError):
+def _is_costly(app: KratosApp, create: Any) -> bool:
+    """Whether an item imports a credential its method declares costly (a secret to hash)."""
+    creds = create.get("credentials") if isinstance(create, dict) else None
+    if not isinstance(creds, dict):
         return False
+    for ctype, raw in creds.items():
+        method = _method(app, ctype)
+        if method is not None and isinstance(raw, dict) and method.import_is_costly(raw):
+            return True
+    return False
 
 
 async def _batch_one(app: KratosApp, item: BatchItem) -> dict[str, Any]:
@@ -358,14 +386,17 @@ async def _save_patched(app: KratosApp, identity: Identity, patched: dict[str, A
         config = cred.get("config") if isinstance(cred, dict) else None
         if not isinstance(config, dict):
             raise BadRequest(f"credentials.{ctype}.config must be an object.")
-        if config == identity.credentials[ctype].config:
+        stored = identity.credentials[ctype].config
+        if config == _present(app, ctype, stored):
             continue
-        method = app.plugins.methods.get(ctype)
-        if getattr(method, "import_credentials", None) is not None:
-            # Through the owning plugin, so a patched password is hashed and a hash is checked.
+        if getattr(app.identities.credential_owner(ctype), "import_credentials", None) is not None:
+            # Through the owning plugin, so a patched secret is hashed and a hash is checked.
             changed[ctype] = {"config": config}
-        else:
+        elif _present(app, ctype, stored) == stored:
             identity.credentials[ctype].config = config
+        else:
+            # What the patch saw was redacted: writing it back would destroy the secret.
+            raise BadRequest(f"credentials.{ctype}.config cannot be changed with JSON Patch: no installed plugin imports it.")
     state = patched.get("state")
     if not isinstance(state, str):
         raise BadRequest('The identity state must be "active" or "inactive".')
@@ -390,52 +421,31 @@ async def _save_patched(app: KratosApp, identity: Identity, patched: dict[str, A
 
 # -- deleting one credential --------------------------------------------------------------------
 
-_FIRST_FACTORS = ("password", "oidc", "saml", "passkey", "webauthn", "code")
 
-
-def _remove_credential(identity: Identity, ctype: str, identifier: str | None) -> None:
-    if ctype not in ("password", "oidc", "saml", "totp", "lookup_secret", "webauthn"):
+def _remove_credential(app: KratosApp, identity: Identity, ctype: str, identifier: str | None) -> None:
+    """Kratos's rules, computed from the method declarations: only a set-up credential (usable as
+    a first or second factor) can be deleted, never the identity's last first factor, and the
+    method decides what remains (:meth:`~kratos_core.methods.MethodBase.remove_credential`)."""
+    method = _method(app, ctype)
+    if method is None:
+        # A Kratos type whose plugin is not installed: the identity cannot hold a usable one.
+        # A method without credentials (profile), or a stranger type: nothing deletable.
+        absent = ctype in KRATOS_CREDENTIAL_TYPES and ctype not in identity.credentials
+        if absent and app.plugins.methods.get(ctype) is None:
+            raise NotFound("Unable to locate the resource", message="Unable to locate the resource")
         raise BadRequest(f'Credentials of type "{ctype}" cannot be deleted.')
     cred = identity.credentials.get(ctype)
-    if cred is None or not _is_set_up(ctype, cred.config):
+    if cred is None or not (method.first_factor(cred) or method.second_factor(cred)):
         raise NotFound("Unable to locate the resource", message="Unable to locate the resource")
-    if ctype in ("totp", "lookup_secret"):
+    if method.first_factor(cred):
+        others = [
+            t for t, c in identity.credentials.items()
+            if t != ctype and (m := _method(app, t)) is not None and m.first_factor(c)
+        ]
+        if not others:
+            raise BadRequest("You cannot remove the last first factor credential.")
+    kept = method.remove_credential(cred, identifier)
+    if kept is None:
         del identity.credentials[ctype]
-        return
-    if ctype == "webauthn":
-        kept = [c for c in cred.config.get("credentials", []) if c.get("is_passwordless")]
-        cred.config = {**cred.config, "credentials": kept}
-        return
-    first_factors = [t for t, c in identity.credentials.items() if t in _FIRST_FACTORS and _is_set_up(t, c.config)]
-    if len(first_factors) < 2:
-        raise BadRequest("You cannot remove the last first factor credential.")
-    if ctype in ("oidc", "saml"):
-        _remove_provider(cred, identifier)
-        return
-    cred.config = {}
-
-
-def _remove_provider(cred: Any, identifier: str | None) -> None:
-    if not identifier:
-        raise BadRequest('Deleting oidc or saml credentials needs ?identifier=<provider>:<subject>.')
-    providers = cred.config.get("providers", [])
-    kept = [p for p in providers if f"{p.get('provider')}:{p.get('subject')}" != identifier]
-    if len(kept) == len(providers):
-        raise NotFound("Unable to locate the resource", message="Unable to locate the resource")
-    cred.config = {**cred.config, "providers": kept}
-    cred.identifiers = [i for i in cred.identifiers if i != identifier]
-
-
-def _is_set_up(ctype: str, config: dict[str, Any]) -> bool:
-    """Whether a credential holds a usable secret (not just reserved identifiers)."""
-    if ctype == "password":
-        return bool(config.get("hashed_password") or config.get("use_password_migration_hook"))
-    if ctype in ("oidc", "saml"):
-        return bool(config.get("providers"))
-    if ctype in ("webauthn", "passkey"):
-        return bool(config.get("credentials"))
-    if ctype == "totp":
-        return bool(config.get("totp_url"))
-    if ctype == "lookup_secret":
-        return bool(config.get("recovery_codes"))
-    return bool(config)
+    else:
+        cred.config = kept

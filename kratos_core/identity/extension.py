@@ -19,6 +19,10 @@ __all__ = [
     "EXTENSION_KEY",
     "EACH_ITEM",
     "KratosExtension",
+    "CredentialFlags",
+    "IDENTIFIER",
+    "VIA",
+    "infer_via",
     "TraitField",
     "SchemaDefinitionError",
     "parse_extension",
@@ -35,6 +39,11 @@ EACH_ITEM: None = None
 
 _VIA_VALUES = ("email", "sms")
 
+#: The credential-block key that makes a trait an identifier of the credential type.
+IDENTIFIER = "identifier"
+#: The credential-block key that names the channel of an identifier that is also an address.
+VIA = "via"
+
 # Formats that can carry an address of the given channel. ``no-validate`` opts out of format
 # checking but must stay allowed, otherwise it could not be combined with the extension.
 _FORMATS_FOR_VIA: dict[str, frozenset[str | None]] = {
@@ -44,23 +53,22 @@ _FORMATS_FOR_VIA: dict[str, frozenset[str | None]] = {
 
 # Our own well-formedness rules for the extension block. Unknown keys are tolerated on purpose:
 # Kratos versions add keys (e.g. for enterprise strategies) and old servers must not refuse the
-# schema at start because of them.
+# schema at start because of them. Credential blocks are checked by the shape of their keys, not
+# by credential type: which type reads which key is each method's declaration
+# (``MethodBase.credential_schema_keys``), and a plugin's type gets the same checks.
+_FLAG = {"type": "boolean"}
 _EXTENSION_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "credentials": {
             "type": "object",
-            "properties": {
-                "password": {"type": "object", "properties": {"identifier": {"type": "boolean"}}},
-                "webauthn": {"type": "object", "properties": {"identifier": {"type": "boolean"}}},
-                "totp": {"type": "object", "properties": {"account_name": {"type": "boolean"}}},
-                "passkey": {"type": "object", "properties": {"display_name": {"type": "boolean"}}},
-                "code": {
-                    "type": "object",
-                    "properties": {
-                        "identifier": {"type": "boolean"},
-                        "via": {"enum": list(_VIA_VALUES)},
-                    },
+            "additionalProperties": {
+                "type": "object",
+                "properties": {
+                    "identifier": _FLAG,
+                    "account_name": _FLAG,
+                    "display_name": _FLAG,
+                    "via": {"enum": list(_VIA_VALUES)},
                 },
             },
         },
@@ -99,14 +107,17 @@ class SchemaDefinitionError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class KratosExtension:
-    """The parsed ``ory.sh/kratos`` block of one trait property."""
+    """The parsed ``ory.sh/kratos`` block of one trait property.
 
-    password_identifier: bool = False
-    webauthn_identifier: bool = False
-    code_identifier: bool = False
-    code_via: str | None = None
-    totp_account_name: bool = False
-    passkey_display_name: bool = False
+    Attributes:
+        credentials: ``credentials.<type>`` blocks: credential type to the keys flagged on this
+            trait (``identifier``, ``account_name`` ... whose value is true) and its ``via``.
+        verification_via: ``verification.via``.
+        recovery_via: ``recovery.via``.
+        organizations_matcher: ``organizations.matcher``.
+    """
+
+    credentials: Mapping[str, CredentialFlags] = field(default_factory=dict)
     verification_via: str | None = None
     recovery_via: str | None = None
     organizations_matcher: str | None = None
@@ -114,22 +125,25 @@ class KratosExtension:
     @property
     def is_identifier(self) -> bool:
         """Whether the login ``identifier`` label may come from this trait (section 2.3)."""
-        return (
-            self.password_identifier
-            or self.webauthn_identifier
-            or self.code_identifier
-            or self.totp_account_name
-            or self.passkey_display_name
-        )
+        return any(flags.keys for flags in self.credentials.values())
 
     def channels(self) -> Iterator[tuple[str, str]]:
-        """Yield ``(purpose, via)`` for every address channel this trait feeds."""
-        if self.code_identifier and self.code_via:
-            yield "credentials.code.via", self.code_via
+        """Yield ``(purpose, via)`` for every address channel this trait explicitly feeds."""
+        for ctype, flags in self.credentials.items():
+            if flags.via and IDENTIFIER in flags.keys:
+                yield f"credentials.{ctype}.via", flags.via
         if self.verification_via:
             yield "verification.via", self.verification_via
         if self.recovery_via:
             yield "recovery.via", self.recovery_via
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialFlags:
+    """One ``credentials.<type>`` block: the keys set to true, and ``via`` if given."""
+
+    keys: frozenset[str] = frozenset()
+    via: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,15 +204,12 @@ def parse_extension(raw: Any, pointer: str = "#") -> KratosExtension:
         raise SchemaDefinitionError(
             f"{pointer}/{_escape(EXTENSION_KEY)}{where}", f"invalid extension: {error.message}"
         )
-    creds = raw.get("credentials", {})
-    code = creds.get("code", {})
+    credentials = {
+        ctype: CredentialFlags(frozenset(k for k, v in block.items() if v is True), block.get("via"))
+        for ctype, block in raw.get("credentials", {}).items()
+    }
     return KratosExtension(
-        password_identifier=creds.get("password", {}).get("identifier", False),
-        webauthn_identifier=creds.get("webauthn", {}).get("identifier", False),
-        code_identifier=code.get("identifier", False),
-        code_via=code.get("via"),
-        totp_account_name=creds.get("totp", {}).get("account_name", False),
-        passkey_display_name=creds.get("passkey", {}).get("display_name", False),
+        credentials=credentials,
         verification_via=raw.get("verification", {}).get("via"),
         recovery_via=raw.get("recovery", {}).get("via"),
         organizations_matcher=raw.get("organizations", {}).get("matcher"),
@@ -272,16 +283,10 @@ def _as_list(value: Any) -> list:
     return value if isinstance(value, list) else []
 
 
-def _infer_code_via(ext: KratosExtension, fmt: str | None) -> KratosExtension:
-    """Fill in a missing ``code.via`` from the format, as older schemas omit it."""
-    if not ext.code_identifier or ext.code_via:
-        return ext
-    via = "sms" if fmt == "tel" else "email"
-    return KratosExtension(**{**_as_dict(ext), "code_via": via})
-
-
-def _as_dict(ext: KratosExtension) -> dict[str, Any]:
-    return {name: getattr(ext, name) for name in KratosExtension.__slots__}
+def infer_via(fmt: str | None) -> str:
+    """The channel of an address whose credential block gives no ``via``: older schemas omit it,
+    and Kratos then takes ``sms`` for ``format: tel`` and ``email`` otherwise."""
+    return "sms" if fmt == "tel" else "email"
 
 
 def _check_channels(f: TraitField, fmt: str | None) -> None:
@@ -326,7 +331,7 @@ def collect_trait_fields(
     for f in walker.fields:
         fmt = f.format or formats.get(f.path)
         if f.extension is not None:
-            f = TraitField(f.path, f.schema_pointer, f.title, fmt, _infer_code_via(f.extension, fmt))
+            f = TraitField(f.path, f.schema_pointer, f.title, fmt, f.extension)
             _check_channels(f, fmt)
         out.append(f)
     return tuple(out)

@@ -13,31 +13,27 @@ import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import BadRequest, Conflict, NotFound
 from ..events import Event, IdentityCreated, IdentityDeleted, IdentityUpdated
+from ..methods import CredentialTraits, MethodBase, methods_by_credential_type
 from ..persistence import identities as store
 from ..persistence.db import Connection, UniqueViolation
 from .model import Credential, Identity, RecoveryAddress, VerifiableAddress, utcnow
-from .validation import validate_traits
+from .extension import IDENTIFIER, VIA
+from .validation import TraitsResult, validate_traits
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..persistence.db import Database
     from ..plugins.manager import PluginHost
     from .schema import SchemaRegistry
 
-__all__ = ["IdentityManager", "CREDENTIAL_TYPES", "IdentityDraft", "CONFLICT_REASON", "Operation"]
+__all__ = ["IdentityManager", "IdentityDraft", "CONFLICT_REASON", "Operation"]
 
 #: What an identity write does (``kratos_identity_pre_persist``/``post_persist`` get it).
 Operation = Literal["create", "update", "delete"]
-
-#: Credential types Kratos knows (``include_credential`` and credential deletion accept these).
-CREDENTIAL_TYPES = ("password", "oidc", "totp", "lookup_secret", "webauthn", "code", "passkey", "profile", "saml", "link_recovery", "code_recovery")
-
-#: Credential types created from the schema extension even without a secret, so identifiers
-#: are reserved (unique) as soon as the identity exists (Kratos does the same).
-_IMPLICIT_CREDENTIALS = ("password", "code")
 
 CONFLICT_REASON = "This identity conflicts with another identity that already exists."
 
@@ -78,6 +74,18 @@ class IdentityManager:
         self.db = db
         self.schemas = schemas
         self.plugins = plugins
+
+    @cached_property
+    def credential_methods(self) -> dict[str, MethodBase]:
+        """Declarations of every registered method by the credential type it owns.
+
+        Registered, not only enabled: identifiers stay reserved while a method is switched off.
+        """
+        return methods_by_credential_type(self.plugins.methods.items.values())
+
+    def credential_owner(self, ctype: str) -> Any | None:
+        """The registered method object owning credential type ``ctype``, if any."""
+        return next((m for m in self.plugins.methods.items.values() if m.credential_type == ctype), None)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -219,18 +227,8 @@ class IdentityManager:
         result = validate_traits(schema, traits)
         identity.traits = result.traits
         now = utcnow()
-        for ctype, idents in result.credential_identifiers.items():
-            cred = identity.credentials.get(ctype)
-            if cred is None and ctype in _IMPLICIT_CREDENTIALS:
-                cred = identity.credentials[ctype] = _new_credential(ctype, now)
-            if cred is not None:
-                cred.identifiers = list(idents)
-        for ctype, cred in identity.credentials.items():
-            if ctype in ("password", "code", "webauthn") and ctype not in result.credential_identifiers:
-                cred.identifiers = []
-        code = identity.credentials.get("code")
-        if code is not None:
-            code.config = {**code.config, "addresses": [{"channel": via, "address": a} for via, a in result.code_addresses]}
+        for ctype, method in self.credential_methods.items():
+            _derive_credential(identity, ctype, method, result, now)
         identity.verifiable_addresses = _merge_verifiable(identity.verifiable_addresses, result.verifiable_addresses, verifiable, now)
         identity.recovery_addresses = _merge_recovery(identity.recovery_addresses, result.recovery_addresses, now)
         del recovery  # given recovery addresses are always re-derived from the schema
@@ -240,18 +238,24 @@ class IdentityManager:
         for ctype, raw in credentials.items():
             if not isinstance(raw, Mapping):
                 raise BadRequest(f'credentials.{ctype} must be an object with a "config" key.')
-            method = self.plugins.methods.get(ctype)
-            importer = getattr(method, "import_credentials", None)
+            importer = getattr(self.credential_owner(ctype), "import_credentials", None)
             if importer is None:
                 raise BadRequest(
                     f'Credentials of type "{ctype}" cannot be imported: no installed plugin provides this credential type.'
                 )
             config = await importer(identity, dict(raw))
             cred = identity.credentials.get(ctype)
+            created = cred is None
             if cred is None:
                 cred = identity.credentials[ctype] = _new_credential(ctype, now)
             cred.config = config
             cred.updated_at = now
+            method = self.credential_methods.get(ctype)
+            if created and method is not None and method.credential_schema_keys:
+                # Not created implicitly when the traits were applied: derive what the schema
+                # says for it now (validated traits validate again; this path is rare).
+                result = validate_traits(self.schemas.get(identity.schema_id), identity.traits)
+                _derive_credential(identity, ctype, method, result, now)
 
 
 def _mark_verified(address: VerifiableAddress) -> None:
@@ -270,6 +274,28 @@ def _event(identity: Identity, operation: Operation, source: str, verified_addre
         return IdentityDeleted(identity_id=identity.id, source=source)
     change = "identity" if verified_address is None else "address_verified"
     return IdentityUpdated(identity_id=identity.id, source=source, change=change)
+
+
+def _derive_credential(identity: Identity, ctype: str, method: MethodBase, result: TraitsResult, now: dt.datetime) -> None:
+    """Bring one credential type in line with the traits, as far as its method declares."""
+    keys = method.credential_schema_keys
+    if not keys:
+        return
+    identifiers = result.credential_identifiers.get(ctype, []) if IDENTIFIER in keys else []
+    cred = identity.credentials.get(ctype)
+    if cred is None and identifiers and method.implicit_credential:
+        # Created without a secret so the identifiers are reserved (unique) from the start.
+        cred = identity.credentials[ctype] = _new_credential(ctype, now)
+    if cred is None:
+        return
+    if IDENTIFIER in keys:
+        cred.identifiers = list(identifiers)
+    traits = CredentialTraits(
+        identifiers=list(identifiers),
+        addresses=list(result.credential_addresses.get(ctype, [])) if VIA in keys else [],
+        values={k: v for k, v in result.credential_values.get(ctype, {}).items() if k in keys},
+    )
+    cred.config = method.credential_from_traits(cred.config, traits)
 
 
 def _check_state(state: str) -> str:

@@ -24,7 +24,14 @@ import jsonschema
 from email_validator import EmailNotValidError, validate_email
 
 from kratos_core.errors import BadRequest
-from kratos_core.identity.extension import EXTENSION_KEY, TraitField, iter_values, json_pointer
+from kratos_core.identity.extension import (
+    EXTENSION_KEY,
+    IDENTIFIER,
+    TraitField,
+    infer_via,
+    iter_values,
+    json_pointer,
+)
 from kratos_core.identity.normalize import normalize_identifier, normalize_phone
 from kratos_core.ui.text import TextMessage
 
@@ -383,22 +390,23 @@ class TraitsResult:
 
     Attributes:
         traits: The traits, with ``format: tel`` values normalised to E.164.
-        credential_identifiers: Credential type (``password``, ``webauthn``, ``code``) to its
-            normalised identifiers; types without identifiers are absent.
-        code_addresses: Sorted, unique ``(via, address)`` pairs for the ``code`` credential.
+        credential_identifiers: Credential type to the normalised values of its traits flagged
+            ``identifier: true``; types without identifiers are absent.
+        credential_addresses: Credential type to sorted, unique ``(via, address)`` pairs of
+            those identifiers (``via`` given, or inferred from the format when the value fits
+            the channel); whether a type uses them is its method's declaration.
+        credential_values: Credential type to every other key flagged true (``account_name``,
+            ``display_name`` ...) to the trait values as entered.
         verifiable_addresses: Unique ``(via, address)`` pairs, in schema/document order.
         recovery_addresses: Unique ``(via, address)`` pairs, in schema/document order.
-        totp_account_name: The trait value flagged ``totp.account_name`` (as entered).
-        passkey_display_name: The trait value flagged ``passkey.display_name`` (as entered).
     """
 
     traits: Any
     credential_identifiers: dict[str, list[str]] = field(default_factory=dict)
-    code_addresses: list[tuple[str, str]] = field(default_factory=list)
+    credential_addresses: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    credential_values: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     verifiable_addresses: list[tuple[str, str]] = field(default_factory=list)
     recovery_addresses: list[tuple[str, str]] = field(default_factory=list)
-    totp_account_name: str | None = None
-    passkey_display_name: str | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -571,11 +579,10 @@ class _Collector:
 
     def __init__(self) -> None:
         self.identifiers: dict[str, list[str]] = {}
-        self.code: set[tuple[str, str]] = set()
+        self.addresses: dict[str, set[tuple[str, str]]] = {}
+        self.values: dict[str, dict[str, list[str]]] = {}
         self.verifiable: list[tuple[str, str]] = []
         self.recovery: list[tuple[str, str]] = []
-        self.totp_account_name: str | None = None
-        self.passkey_display_name: str | None = None
         self.issues: list[ValidationIssue] = []
 
     def add_identifier(self, kind: str, value: str) -> None:
@@ -586,22 +593,21 @@ class _Collector:
     def add_value(self, f: TraitField, path: tuple, raw: str) -> None:
         ext = f.extension
         assert ext is not None
-        if ext.totp_account_name and self.totp_account_name is None:
-            self.totp_account_name = raw
-        if ext.passkey_display_name and self.passkey_display_name is None:
-            self.passkey_display_name = raw
+        for ctype, flags in ext.credentials.items():
+            for key in flags.keys - {IDENTIFIER}:
+                self.values.setdefault(ctype, {}).setdefault(key, []).append(raw)
         value = normalize_identifier(raw)
         if not value:
             return
         if any(via == "email" for _, via in ext.channels()) and not self._email_ok(f, path, raw):
             return
-        if ext.password_identifier:
-            self.add_identifier("password", value)
-        if ext.webauthn_identifier:
-            self.add_identifier("webauthn", value)
-        if ext.code_identifier and ext.code_via:
-            self.add_identifier("code", value)
-            self.code.add((ext.code_via, value))
+        for ctype, flags in ext.credentials.items():
+            if IDENTIFIER not in flags.keys:
+                continue
+            self.add_identifier(ctype, value)
+            via = flags.via or infer_via(f.format)
+            if flags.via or via != "email" or f.format in ("email", "idn-email", "no-validate") or is_valid_email(raw):
+                self.addresses.setdefault(ctype, set()).add((via, value))
         if ext.verification_via and (ext.verification_via, value) not in self.verifiable:
             self.verifiable.append((ext.verification_via, value))
         if ext.recovery_via and (ext.recovery_via, value) not in self.recovery:
@@ -656,9 +662,8 @@ def validate_traits(schema: IdentitySchema, traits: Any) -> TraitsResult:
     return TraitsResult(
         traits=traits,
         credential_identifiers=collected.identifiers,
-        code_addresses=sorted(collected.code),
+        credential_addresses={ctype: sorted(pairs) for ctype, pairs in collected.addresses.items()},
+        credential_values=collected.values,
         verifiable_addresses=collected.verifiable,
         recovery_addresses=collected.recovery,
-        totp_account_name=collected.totp_account_name,
-        passkey_display_name=collected.passkey_display_name,
     )

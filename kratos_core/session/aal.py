@@ -2,19 +2,22 @@
 
 Three questions live here: which AAL one authentication method provides, which AAL a session has
 (its methods together), and which AAL an identity *could* reach with the credentials it holds.
+No method is named here: every answer comes from the declarations of the installed methods
+(:class:`~kratos_core.methods.MethodBase`).
 ``check_required_aal`` combines them into Kratos's ``required_aal`` rule for whoami and friends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from ..errors import Forbidden
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..identity.model import Identity
+    from ..methods import MethodBase
     from .model import AuthenticationMethod, Session
 
 __all__ = [
@@ -35,40 +38,39 @@ AAL0, AAL1, AAL2, AAL3 = "aal0", "aal1", "aal2", "aal3"
 AAL2_REQUIRED_ID = "session_aal2_required"
 
 _RANK = {AAL0: 0, AAL1: 1, AAL2: 2, AAL3: 3}
-_FIRST_FACTORS = frozenset({"password", "passkey", "code", "oidc", "saml", "code_recovery", "link_recovery"})
-_SECOND_FACTORS = frozenset({"totp", "lookup_secret", "webauthn"})
-# Social sign-in can satisfy both factors at once when the provider vouches for MFA (acr/amr).
-_FEDERATED = frozenset({"oidc", "saml"})
 
 
-def method_aal(method: str, *, passwordless: bool = False, code_mfa: bool = False, upstream_mfa: bool = False) -> str:
-    """The AAL one completed method provides.
+def method_aal(method: MethodBase | None, aal: str | None = None) -> str:
+    """The AAL one completed method provides: what the login said, else what the method declares.
 
     Args:
-        method: The credential type (``password``, ``totp``, ...).
-        passwordless: For ``webauthn``: the key was used as a passwordless first factor.
-        code_mfa: For ``code``: it was used as the second factor (``code.mfa_enabled``).
-        upstream_mfa: For ``oidc``/``saml``: the provider's ``acr``/``amr`` claims matched the
-            configured aal2 values.
+        method: The declarations of the method that completed (None: not a registered method,
+            e.g. a recovery sign-in; it provides aal1).
+        aal: The level the method reported for this completion, if any.
     """
-    if method == "webauthn":
-        return AAL1 if passwordless else AAL2
-    if method == "code":
-        return AAL2 if code_mfa else AAL1
-    if method in _FEDERATED:
-        return AAL2 if upstream_mfa else AAL1
-    if method in _SECOND_FACTORS:
-        return AAL2
-    return AAL1
+    if aal:
+        return aal
+    return method.aal if method is not None else AAL1
 
 
-def session_aal(methods: Iterable[AuthenticationMethod]) -> str:
-    """``aal2`` iff an aal2 and an aal1 method completed (an aal2 federated method is both)."""
+def session_aal(
+    methods: Iterable[AuthenticationMethod], declarations: Mapping[str, MethodBase] | None = None
+) -> str:
+    """``aal2`` iff an aal2 and an aal1 method completed.
+
+    An aal2 completion of a method that declares ``multi_factor_aal2`` (social sign-in the
+    provider vouched for as MFA) is both factors at once.
+
+    Args:
+        methods: The session's completed methods.
+        declarations: Method declarations by method id (None: no method is multi-factor).
+    """
     first = second = False
     for m in methods:
         if m.aal == AAL2:
             second = True
-            first = first or m.method in _FEDERATED
+            declared_method = declarations.get(m.method) if declarations is not None else None
+            first = first or (declared_method is not None and declared_method.multi_factor_aal2)
         else:
             first = True
     if first and second:
@@ -76,61 +78,27 @@ def session_aal(methods: Iterable[AuthenticationMethod]) -> str:
     return AAL1 if first or second else AAL0
 
 
-def _second_factor_ready(ctype: str, config: dict[str, Any], *, code_mfa_enabled: bool) -> bool:
-    if ctype == "totp":
-        return bool(config.get("totp_url"))
-    if ctype == "lookup_secret":
-        return bool(config.get("recovery_codes"))
-    if ctype == "webauthn":
-        return any(not c.get("is_passwordless") for c in config.get("credentials") or [])
-    if ctype == "code":
-        return code_mfa_enabled and bool(config.get("addresses"))
-    return False
-
-
-def _first_factor_ready(ctype: str, config: dict[str, Any], identifiers: list[str], *, code_passwordless_enabled: bool) -> bool:
-    if ctype == "password":
-        return bool(identifiers) and bool(config.get("hashed_password") or config.get("use_password_migration_hook"))
-    if ctype in _FEDERATED:
-        return bool(config.get("providers"))
-    if ctype == "passkey":
-        return bool(config.get("credentials"))
-    if ctype == "webauthn":
-        return any(c.get("is_passwordless") for c in config.get("credentials") or [])
-    if ctype == "code":
-        return code_passwordless_enabled and bool(identifiers)
-    return False
-
-
-def identity_available_aal(
-    identity: Identity,
-    enabled_methods: Collection[str] | None = None,
-    *,
-    code_mfa_enabled: bool = False,
-    code_passwordless_enabled: bool = False,
-) -> str:
+def identity_available_aal(identity: Identity, methods: Mapping[str, MethodBase]) -> str:
     """The highest AAL the identity can reach with its set-up credentials.
 
-    Kratos counts only credentials of enabled methods, so a TOTP secret left behind after
-    ``totp`` was switched off does not lock the user out of aal1 sessions.
+    Each credential is judged by the method that owns its type (its ``first_factor`` and
+    ``second_factor`` declarations). Kratos counts only credentials of enabled methods, so a
+    second factor left behind after its method was switched off does not lock the user out of
+    aal1 sessions: pass only the enabled methods.
 
     Args:
         identity: The identity, loaded with its credentials.
-        enabled_methods: Enabled method ids; None counts every credential.
-        code_mfa_enabled: ``selfservice.methods.code.mfa_enabled``.
-        code_passwordless_enabled: ``selfservice.methods.code.passwordless_enabled``.
+        methods: Declarations of the enabled methods by credential type
+            (:func:`~kratos_core.methods.methods_by_credential_type`).
     """
-    first = second = False
+    first = False
     for ctype, cred in identity.credentials.items():
-        if enabled_methods is not None and ctype not in enabled_methods:
+        method = methods.get(ctype)
+        if method is None:
             continue
-        config = cred.config or {}
-        second = second or _second_factor_ready(ctype, config, code_mfa_enabled=code_mfa_enabled)
-        first = first or _first_factor_ready(
-            ctype, config, cred.identifiers, code_passwordless_enabled=code_passwordless_enabled
-        )
-    if second:
-        return AAL2
+        if method.second_factor(cred):
+            return AAL2
+        first = first or method.first_factor(cred)
     return AAL1 if first else AAL0
 
 
@@ -167,12 +135,14 @@ def check_required_aal(
     required: str,
     *,
     public_base_url: str,
-    enabled_methods: Collection[str] | None = None,
-    code_mfa_enabled: bool = False,
-    code_passwordless_enabled: bool = False,
+    methods: Mapping[str, MethodBase],
     return_to: str | None = None,
 ) -> None:
     """Refuse a session below ``required`` (``aal1`` or ``highest_available``).
+
+    Args:
+        methods: Declarations of the enabled methods by credential type; only read when the
+            session's own level does not settle the answer.
 
     Raises:
         Forbidden: ``session_aal2_required`` with ``redirect_browser_to`` at the top level and
@@ -180,11 +150,8 @@ def check_required_aal(
     """
     if required == AAL1 and _RANK.get(session.aal, 0) >= _RANK[AAL1]:
         return  # the common configuration: no need to look at credentials at all
-    available = identity_available_aal(
-        identity,
-        enabled_methods,
-        code_mfa_enabled=code_mfa_enabled,
-        code_passwordless_enabled=code_passwordless_enabled,
-    )
+    if required == "highest_available" and _RANK.get(session.aal, 0) >= _RANK[AAL2]:
+        return
+    available = identity_available_aal(identity, methods)
     if not aal_satisfied(session.aal, required, available):
         raise aal2_required(public_base_url, return_to)

@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import hmac
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from email.utils import format_datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from ..errors import BadRequest, NotFound, Unauthorized
 from ..events import SessionIssued, SessionRefreshed, SessionRevoked
 from ..identity.model import Identity, utcnow
+from ..methods import MethodBase, declared, methods_by_credential_type
 from . import store
 from .aal import check_required_aal, method_aal, session_aal
 from .cookie import CookiePayload, SessionCookieCodec
@@ -169,11 +170,18 @@ class SessionManager:
         return frozenset(self.app.plugins.enabled_methods(self.config))
 
     @cached_property
-    def _code_switches(self) -> tuple[bool, bool]:
-        code = self.config.selfservice.methods.get("code")
-        if code is None:
-            return False, False
-        return bool(code.mfa_enabled), bool(code.passwordless_enabled)
+    def _aal_methods(self) -> Mapping[str, MethodBase]:
+        """Declarations of the enabled methods by credential type (they judge credentials)."""
+        return methods_by_credential_type(self.app.plugins.enabled_methods(self.config).values())
+
+    @cached_property
+    def _declarations(self) -> Mapping[str, MethodBase]:
+        """Declarations of every registered method by id (the AAL it provides)."""
+        return {mid: declared(m) for mid, m in self.app.plugins.methods.items.items()}
+
+    def _completed(self, method: str, aal: str | None, now: dt.datetime, **extra: Any) -> AuthenticationMethod:
+        done_aal = method_aal(self._declarations.get(method), aal)
+        return AuthenticationMethod(method=method, aal=done_aal, completed_at=now, **extra)
 
     @cached_property
     def _cookie_attributes(self) -> str:
@@ -251,14 +259,12 @@ class SessionManager:
             raise identity_disabled()
         now = utcnow()
         token = new_session_token()
-        done = AuthenticationMethod(
-            method=method, aal=aal or method_aal(method), completed_at=now, provider=provider, organization=organization
-        )
+        done = self._completed(method, aal, now, provider=provider, organization=organization)
         session = Session(
             id=uuid.uuid4(),
             identity_id=identity.id,
             active=True,
-            aal=session_aal([done]),
+            aal=session_aal([done], self._declarations),
             authentication_methods=[done],
             issued_at=now,
             authenticated_at=now,
@@ -323,10 +329,8 @@ class SessionManager:
         if session.identity is not None and not session.identity.active:
             raise identity_disabled()
         now = utcnow()
-        session.authentication_methods.append(
-            AuthenticationMethod(method=method, aal=aal or method_aal(method), completed_at=now, provider=provider)
-        )
-        session.aal = session_aal(session.authentication_methods)
+        session.authentication_methods.append(self._completed(method, aal, now, provider=provider))
+        session.aal = session_aal(session.authentication_methods, self._declarations)
         session.active = True
         session.issued_at = session.authenticated_at = session.updated_at = now
         session.expires_at = now + self.lifespan
@@ -483,15 +487,12 @@ class SessionManager:
     def check_aal(self, session: Session, required: str, *, return_to: str | None = None) -> None:
         """Apply a ``required_aal`` setting to a loaded session (identity with credentials)."""
         assert session.identity is not None, "check_aal needs the session's identity"
-        mfa, passwordless = self._code_switches
         check_required_aal(
             session,
             session.identity,
             required,
             public_base_url=self.app.public_base_url,
-            enabled_methods=self.enabled_methods,
-            code_mfa_enabled=mfa,
-            code_passwordless_enabled=passwordless,
+            methods=self._aal_methods,
             return_to=return_to,
         )
 

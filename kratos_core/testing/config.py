@@ -1,7 +1,7 @@
 """The config test apps start from: the quickstart's shape on an in-memory database.
 
 Everything a test needs and nothing it does not: one identity schema with an email trait (a
-password and code identifier, verification and recovery address), fast hashing, and the
+password, code and stub first factor identifier, verification and recovery address), fast hashing, and the
 ``password`` and ``code`` methods switched off so a plugin under test runs alone (Kratos enables
 both by default; without their plugins the core would only warn).
 """
@@ -40,6 +40,8 @@ IDENTITY_SCHEMA: dict[str, Any] = {
                         "credentials": {
                             "password": {"identifier": True},
                             "code": {"identifier": True, "via": "email"},
+                            # Read only by the testing kit's stub first factor.
+                            "stub_first_factor": {"identifier": True},
                         },
                         "verification": {"via": "email"},
                         "recovery": {"via": "email"},

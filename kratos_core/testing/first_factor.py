@@ -5,6 +5,11 @@ A login submit ``{"method": "stub_first_factor", "identity_id": "<uuid>"}`` (or 
 ``{"method": "stub_first_factor", "traits": {...}}`` signs up with no secret at all (so flow
 actions can be tested on registration without a credential plugin). Never install it in a real
 server: it lets anyone sign in as anyone.
+
+It declares (:class:`~kratos_core.methods.MethodBase`) that it reads
+``ory.sh/kratos.credentials.stub_first_factor.identifier`` (the testing schema flags the email)
+with an implicit credential, so its identifiers exist without any other plugin, and that such a
+credential is a first factor.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from typing import Any
 
 from .. import hookimpl
 from ..flows.errors import FlowValidationError
-from ..identity.model import Identity
+from ..identity.model import Credential, Identity
+from ..methods import MethodBase
 from ..identity.normalize import normalize_identifier
 from ..methods.protocols import LoginContext, LoginResult, RegistrationContext, RegistrationResult
 from ..persistence import identities as identity_store
@@ -28,12 +34,18 @@ __all__ = ["STUB_FIRST_FACTOR", "StubFirstFactor", "StubFirstFactorPlugin"]
 STUB_FIRST_FACTOR = "stub_first_factor"
 
 
-class StubFirstFactor:
+class StubFirstFactor(MethodBase):
     """The ``stub_first_factor`` login method: names an identity, gets an aal1 session."""
 
     id = STUB_FIRST_FACTOR
     credential_type = STUB_FIRST_FACTOR
     config_model = None
+    credential_schema_keys = frozenset({"identifier"})
+    implicit_credential = True
+
+    def first_factor(self, credential: Credential) -> bool:
+        """Any identity the schema gives an identifier can sign in with it."""
+        return bool(credential.identifiers)
 
     def configure(self, config: Any, app_config: Any) -> None:
         del config, app_config
@@ -73,7 +85,7 @@ class StubFirstFactor:
                 return None
         identifier = body.get("identifier")
         if isinstance(identifier, str) and identifier:
-            # Any credential type: the stub has no credential of its own.
+            # Any credential type (its own, or another installed method's).
             ids = await identity_store.find_identity_id_by_identifier(db, normalize_identifier(identifier), None)
             return await identity_store.get_identity(db, ids[0]) if ids else None
         return None

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
+import kratos_password.plugin as password_plugin
 import ory_kratos_client
 import pytest
 from ory_kratos_client.api.identity_api import IdentityApi
@@ -14,7 +17,14 @@ from ory_kratos_client.models.json_patch import JsonPatch
 from ory_kratos_client.models.patch_identities_body import PatchIdentitiesBody
 from ory_kratos_client.models.update_identity_body import UpdateIdentityBody
 
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, make_app
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[LiveServer]:
+    """With the password plugin (registered, not enabled): it reserves the email identifier."""
+    with LiveServer(make_app(tmp_path, plugins=[password_plugin])) as server:
+        yield server
 
 
 @pytest.fixture

@@ -219,7 +219,7 @@ async def test_step_up_keeps_the_session_and_resets_its_times(app: KratosApp, pu
     session, token = await issue(app, await new_identity(app))
     before = session.expires_at
     loaded = await app.sessions.get(session.id)
-    stepped = await app.sessions.step_up(loaded, "totp", None, fake_request({"user-agent": "phone"}))
+    stepped = await app.sessions.step_up(loaded, "totp", "aal2", fake_request({"user-agent": "phone"}))
     assert stepped.id == session.id and stepped.aal == "aal2"
     body = (await public.get("/sessions/whoami", headers=token_header(token))).json()
     assert body["id"] == str(session.id)
@@ -291,9 +291,15 @@ async def test_cookie_header_attributes_from_config(tmp_path: Path) -> None:
 
 
 class _TotpMethod:
+    """Declares what a TOTP method would: an aal2 second factor once a secret is set."""
+
     id = "totp"
     credential_type = "totp"
     config_model = None
+    aal = "aal2"
+
+    def second_factor(self, credential: Credential) -> bool:
+        return bool(credential.config.get("totp_url"))
 
 
 class TotpStub:

@@ -534,9 +534,13 @@ class FakeTotp:
     id = "totp"
     credential_type = "totp"
     config_model = None
+    aal = "aal2"
 
     def configure(self, config: Any, app_config: Any) -> None:
         del config, app_config
+
+    def second_factor(self, credential: Any) -> bool:
+        return bool(credential.config.get("totp_url"))
 
     async def import_credentials(self, identity: Any, raw: dict[str, Any]) -> dict[str, Any]:
         del identity

@@ -16,12 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
+import kratos_password.plugin as password_plugin
 from kratos_core.app import KratosApp
 from kratos_core.identity.model import Credential, utcnow
 from kratos_core.session.store import SessionCache
 from kratos_core.session.tokens import token_digest
 from tests.conftest import base_config, make_app
-from tests.integration.test_sessions import cookie_header, fake_request, issue, new_identity, token_header
+from tests.integration.test_sessions import TotpStub, cookie_header, fake_request, issue, new_identity, token_header
 
 
 class StatementCounter:
@@ -51,7 +52,9 @@ class StatementCounter:
 
 @pytest.fixture
 async def any_app(tmp_path: Path, any_dsn: str) -> AsyncIterator[KratosApp]:
-    app = make_app(tmp_path, base_config(tmp_path, any_dsn))
+    # The password plugin (registered, not enabled) reserves the schema's identifiers; the
+    # TOTP stub declares an aal2 second factor.
+    app = make_app(tmp_path, base_config(tmp_path, any_dsn), plugins=[password_plugin, TotpStub()])
     await app.start(migrate=True)
     try:
         yield app

@@ -10,6 +10,7 @@ import pytest
 
 from kratos_core.errors import Forbidden
 from kratos_core.identity.model import Credential, Identity, utcnow
+from kratos_core.methods import MethodBase, declared, methods_by_credential_type
 from kratos_core.session.aal import (
     aal_satisfied,
     check_required_aal,
@@ -52,73 +53,106 @@ def session_of(*methods: AuthenticationMethod) -> Session:
     )
 
 
-PASSWORD = (["a@example.org"], {"hashed_password": "$argon2id$..."})
-TOTP = ([], {"totp_url": "otpauth://totp/x?secret=ABC"})
+class Secret(MethodBase):
+    """A first factor once its credential holds a secret (as password declares)."""
+
+    credential_type = "secret"
+
+    def first_factor(self, credential: Credential) -> bool:
+        return bool(credential.identifiers) and bool(credential.config.get("hash"))
 
 
-@pytest.mark.parametrize(
-    ("method", "kwargs", "expected"),
-    [
-        ("password", {}, "aal1"),
-        ("passkey", {}, "aal1"),
-        ("code", {}, "aal1"),
-        ("code", {"code_mfa": True}, "aal2"),
-        ("oidc", {}, "aal1"),
-        ("oidc", {"upstream_mfa": True}, "aal2"),
-        ("code_recovery", {}, "aal1"),
-        ("link_recovery", {}, "aal1"),
-        ("totp", {}, "aal2"),
-        ("lookup_secret", {}, "aal2"),
-        ("webauthn", {}, "aal2"),
-        ("webauthn", {"passwordless": True}, "aal1"),
-    ],
-)
-def test_method_aal(method: str, kwargs: dict, expected: str) -> None:
-    assert method_aal(method, **kwargs) == expected
+class Token(MethodBase):
+    """A second factor once its credential holds a seed (as a TOTP method would declare)."""
+
+    credential_type = "token"
+    aal = "aal2"
+
+    def second_factor(self, credential: Credential) -> bool:
+        return bool(credential.config.get("seed"))
+
+
+class Switchable(MethodBase):
+    """First or second factor depending on its config (as code declares)."""
+
+    credential_type = "switchable"
+
+    def __init__(self, first: bool = False, second: bool = False) -> None:
+        self.first, self.second = first, second
+
+    def first_factor(self, credential: Credential) -> bool:
+        return self.first and bool(credential.identifiers)
+
+    def second_factor(self, credential: Credential) -> bool:
+        return self.second and bool(credential.config.get("addresses"))
+
+
+class Federated(MethodBase):
+    """A sign-in whose aal2 completions count as both factors."""
+
+    credential_type = "federated"
+    multi_factor_aal2 = True
+
+
+METHODS = methods_by_credential_type([Secret(), Token(), Federated()])
+SECRET = (["a@example.org"], {"hash": "$argon2id$..."})
+SEED = ([], {"seed": "ABC"})
+
+
+def test_method_aal_prefers_what_the_login_reported() -> None:
+    assert method_aal(declared(Token())) == "aal2"
+    assert method_aal(declared(Secret())) == "aal1"
+    assert method_aal(declared(Token()), "aal1") == "aal1"
+    assert method_aal(None) == "aal1"  # not a registered method (a recovery sign-in)
+
+
+def test_undeclared_methods_get_the_defaults() -> None:
+    class Bare:
+        id = credential_type = "bare"
+        config_model = None
+
+    bare = declared(Bare())
+    ident = identity_with(bare=(["x"], {"secret": "s"}))
+    assert bare.aal == "aal1" and not bare.first_factor(ident.credentials["bare"])
+    assert bare.present_credential({"secret": "s"}) == {"secret": "[redacted]"}
+    assert identity_available_aal(ident, methods_by_credential_type([Bare()])) == "aal0"
 
 
 def test_session_aal_needs_both_factors() -> None:
+    by_id = {"federated": declared(Federated())}
     assert session_aal([]) == "aal0"
-    assert session_aal([done("password", "aal1")]) == "aal1"
+    assert session_aal([done("secret", "aal1")]) == "aal1"
     # A second factor alone is not aal2 (there was no first factor).
-    assert session_aal([done("totp", "aal2")]) == "aal1"
-    assert session_aal([done("password", "aal1"), done("totp", "aal2")]) == "aal2"
-    # An OIDC login the provider vouches for as MFA counts as both factors.
-    assert session_aal([done("oidc", "aal2")]) == "aal2"
+    assert session_aal([done("token", "aal2")], by_id) == "aal1"
+    assert session_aal([done("secret", "aal1"), done("token", "aal2")], by_id) == "aal2"
+    # A sign-in declared multi-factor (an OIDC provider vouching for MFA) is both factors.
+    assert session_aal([done("federated", "aal2")], by_id) == "aal2"
+    assert session_aal([done("federated", "aal2")]) == "aal1"
 
 
-def test_identity_available_aal_from_credentials() -> None:
-    assert identity_available_aal(identity_with()) == "aal0"
-    assert identity_available_aal(identity_with(password=PASSWORD)) == "aal1"
-    # A password credential that only reserves identifiers (no hash) is not a usable factor.
-    assert identity_available_aal(identity_with(password=(["a@example.org"], {}))) == "aal0"
-    assert identity_available_aal(identity_with(password=(["a"], {"use_password_migration_hook": True}))) == "aal1"
-    assert identity_available_aal(identity_with(password=PASSWORD, totp=TOTP)) == "aal2"
-    assert identity_available_aal(identity_with(password=PASSWORD, totp=([], {"totp_url": ""}))) == "aal1"
-    assert identity_available_aal(identity_with(password=PASSWORD, lookup_secret=([], {"recovery_codes": [{"code": "x"}]}))) == "aal2"
-    assert identity_available_aal(identity_with(password=PASSWORD, lookup_secret=([], {"recovery_codes": []}))) == "aal1"
-    assert identity_available_aal(identity_with(oidc=(["g:1"], {"providers": [{"provider": "g", "subject": "1"}]}))) == "aal1"
+def test_identity_available_aal_from_declarations() -> None:
+    assert identity_available_aal(identity_with(), METHODS) == "aal0"
+    assert identity_available_aal(identity_with(secret=SECRET), METHODS) == "aal1"
+    # A credential that only reserves identifiers (no secret) is not a usable factor.
+    assert identity_available_aal(identity_with(secret=(["a@example.org"], {})), METHODS) == "aal0"
+    assert identity_available_aal(identity_with(secret=SECRET, token=SEED), METHODS) == "aal2"
+    assert identity_available_aal(identity_with(secret=SECRET, token=([], {"seed": ""})), METHODS) == "aal1"
+    # A credential no installed method owns counts for nothing.
+    assert identity_available_aal(identity_with(secret=SECRET, unknown=SEED), METHODS) == "aal1"
 
 
-def test_webauthn_keys_count_by_kind() -> None:
-    mfa_key = identity_with(webauthn=([], {"credentials": [{"id": "k", "is_passwordless": False}]}))
-    passwordless_key = identity_with(webauthn=(["u"], {"credentials": [{"id": "k", "is_passwordless": True}]}))
-    assert identity_available_aal(mfa_key) == "aal2"
-    assert identity_available_aal(passwordless_key) == "aal1"
-
-
-def test_code_counts_only_when_its_switches_are_on() -> None:
-    ident = identity_with(code=(["a@example.org"], {"addresses": [{"channel": "email", "address": "a@example.org"}]}))
-    assert identity_available_aal(ident) == "aal0"
-    assert identity_available_aal(ident, code_passwordless_enabled=True) == "aal1"
-    assert identity_available_aal(ident, code_mfa_enabled=True) == "aal2"
+def test_config_decides_what_a_credential_is_worth() -> None:
+    ident = identity_with(switchable=(["a@example.org"], {"addresses": [{"channel": "email", "address": "a@example.org"}]}))
+    assert identity_available_aal(ident, methods_by_credential_type([Switchable()])) == "aal0"
+    assert identity_available_aal(ident, methods_by_credential_type([Switchable(first=True)])) == "aal1"
+    assert identity_available_aal(ident, methods_by_credential_type([Switchable(second=True)])) == "aal2"
 
 
 def test_only_enabled_methods_count() -> None:
-    ident = identity_with(password=PASSWORD, totp=TOTP)
-    assert identity_available_aal(ident, {"password"}) == "aal1"
-    assert identity_available_aal(ident, {"password", "totp"}) == "aal2"
-    assert identity_available_aal(ident, set()) == "aal0"
+    ident = identity_with(secret=SECRET, token=SEED)
+    assert identity_available_aal(ident, methods_by_credential_type([Secret()])) == "aal1"
+    assert identity_available_aal(ident, METHODS) == "aal2"
+    assert identity_available_aal(ident, {}) == "aal0"
 
 
 @pytest.mark.parametrize(
@@ -138,11 +172,11 @@ def test_required_aal_rule(session_level: str, required: str, available: str, ok
 
 
 def test_check_required_aal_refuses_with_redirect_to_aal2_login() -> None:
-    ident = identity_with(password=PASSWORD, totp=TOTP)
-    weak = session_of(done("password", "aal1"))
-    check_required_aal(weak, ident, "aal1", public_base_url=PUBLIC)
+    ident = identity_with(secret=SECRET, token=SEED)
+    weak = session_of(done("secret", "aal1"))
+    check_required_aal(weak, ident, "aal1", public_base_url=PUBLIC, methods=METHODS)
     with pytest.raises(Forbidden) as err:
-        check_required_aal(weak, ident, "highest_available", public_base_url=PUBLIC, return_to="https://app.example.org/x")
+        check_required_aal(weak, ident, "highest_available", public_base_url=PUBLIC, methods=METHODS, return_to="https://app.example.org/x")
     body = err.value.to_body()
     assert body["error"]["id"] == "session_aal2_required"
     assert body["error"]["code"] == 403
@@ -152,12 +186,23 @@ def test_check_required_aal_refuses_with_redirect_to_aal2_login() -> None:
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == "https://auth.example.org/self-service/login/browser"
     assert parse_qs(parts.query) == {"aal": ["aal2"], "return_to": ["https://app.example.org/x"]}
 
-    strong = session_of(done("password", "aal1"), done("totp", "aal2"))
-    check_required_aal(strong, ident, "highest_available", public_base_url=PUBLIC)
+    strong = session_of(done("secret", "aal1"), done("token", "aal2"))
+    check_required_aal(strong, ident, "highest_available", public_base_url=PUBLIC, methods=METHODS)
+
+
+def test_aal1_requirement_never_looks_at_credentials() -> None:
+    class Exploding(MethodBase):
+        credential_type = "secret"
+
+        def first_factor(self, credential: Credential) -> bool:
+            raise AssertionError("credentials were judged for required_aal: aal1")
+
+    ident = identity_with(secret=SECRET)
+    check_required_aal(session_of(done("secret", "aal1")), ident, "aal1", public_base_url=PUBLIC, methods=methods_by_credential_type([Exploding()]))
 
 
 def test_redirect_has_no_return_to_unless_given() -> None:
-    ident = identity_with(password=PASSWORD, totp=TOTP)
+    ident = identity_with(secret=SECRET, token=SEED)
     with pytest.raises(Forbidden) as err:
-        check_required_aal(session_of(done("password", "aal1")), ident, "highest_available", public_base_url=PUBLIC)
+        check_required_aal(session_of(done("secret", "aal1")), ident, "highest_available", public_base_url=PUBLIC, methods=METHODS)
     assert err.value.extra["redirect_browser_to"] == "https://auth.example.org/self-service/login/browser?aal=aal2"

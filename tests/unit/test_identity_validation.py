@@ -101,11 +101,10 @@ def test_quickstart_email_and_phone() -> None:
         "password": ["jane@example.org", "+4915123456789"],
         "code": ["jane@example.org", "+4915123456789"],
     }
-    assert result.code_addresses == [("email", "jane@example.org"), ("sms", "+4915123456789")]
+    assert result.credential_addresses["code"] == [("email", "jane@example.org"), ("sms", "+4915123456789")]
     assert result.verifiable_addresses == [("email", "jane@example.org"), ("sms", "+4915123456789")]
     assert result.recovery_addresses == [("email", "jane@example.org")]
-    assert result.totp_account_name is None
-    assert result.passkey_display_name is None
+    assert result.credential_values == {}
 
 
 def test_untouched_traits_are_not_copied() -> None:
@@ -160,8 +159,7 @@ def test_all_credentials_and_names() -> None:
         "code": ["jane@example.org"],
     }
     # account and display names are shown to people: kept as entered
-    assert result.totp_account_name == "Jane@Example.org"
-    assert result.passkey_display_name == "Jane@Example.org"
+    assert result.credential_values == {"totp": {"account_name": ["Jane@Example.org"]}, "passkey": {"display_name": ["Jane@Example.org"]}}
 
 
 def test_array_property_contributes_each_item() -> None:
@@ -183,7 +181,7 @@ def test_array_property_contributes_each_item() -> None:
         "password": ["b@example.org", "a@example.org"],
         "code": ["b@example.org", "a@example.org"],
     }
-    assert result.code_addresses == [("email", "a@example.org"), ("email", "b@example.org")]
+    assert result.credential_addresses["code"] == [("email", "a@example.org"), ("email", "b@example.org")]
     assert result.verifiable_addresses == [("email", "b@example.org"), ("email", "a@example.org")]
     assert result.recovery_addresses == [("email", "b@example.org"), ("email", "a@example.org")]
 
@@ -221,7 +219,7 @@ def test_missing_optional_identifier_gives_empty_result() -> None:
     )
     result = validate_traits(schema, {})
     assert result.credential_identifiers == {}
-    assert result.code_addresses == [] and result.verifiable_addresses == [] and result.recovery_addresses == []
+    assert result.credential_addresses == {} and result.verifiable_addresses == [] and result.recovery_addresses == []
 
 
 def test_code_without_via_is_inferred_from_format() -> None:
@@ -232,7 +230,7 @@ def test_code_without_via_is_inferred_from_format() -> None:
         }
     )
     result = validate_traits(schema, {"email": "jane@example.org", "phone": "+16502530000"})
-    assert result.code_addresses == [("email", "jane@example.org"), ("sms", "+16502530000")]
+    assert result.credential_addresses["code"] == [("email", "jane@example.org"), ("sms", "+16502530000")]
 
 
 def test_no_validate_format_skips_format_checks() -> None:

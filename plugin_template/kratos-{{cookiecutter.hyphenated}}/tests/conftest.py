@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+{% if cookiecutter.plugin_kind == "credential_method" and cookiecutter.method_factor == "first" -%}
+import base64
+import copy
+import json
+{% endif -%}
 from typing import Any
 
 import pytest
 {%- if cookiecutter.plugin_kind in ("credential_method", "flow_action") %}
 from kratos_core.testing import merge
 {%- endif %}
+{%- if cookiecutter.plugin_kind == "credential_method" and cookiecutter.method_factor == "first" %}
+from kratos_core.testing import IDENTITY_SCHEMA
+{%- endif %}
 
 import kratos_{{ cookiecutter.underscored }}.plugin as plugin
-{% if cookiecutter.plugin_kind == "credential_method" %}
+{% if cookiecutter.plugin_kind == "credential_method" and cookiecutter.method_factor == "second" %}
 
 @pytest.fixture
 def kratos_plugins(kratos_stub_first_factor: Any) -> list[object]:
@@ -26,6 +34,30 @@ def kratos_config(kratos_config: dict[str, Any]) -> dict[str, Any]:
         "{{ cookiecutter.underscored }}": {"enabled": True, "config": {"min_length": 6, "iterations": 1000}},
     }
     return merge(kratos_config, {"selfservice": {"methods": methods}})
+{%- elif cookiecutter.plugin_kind == "credential_method" %}
+
+@pytest.fixture
+def kratos_plugins() -> list[object]:
+    return [plugin]
+
+
+def pin_schema() -> dict[str, Any]:
+    """The testing kit's schema, with ``traits.email`` flagged as this method's identifier."""
+    schema = copy.deepcopy(IDENTITY_SCHEMA)
+    email = schema["properties"]["traits"]["properties"]["email"]
+    email["ory.sh/kratos"]["credentials"]["{{ cookiecutter.underscored }}"] = {"identifier": True}
+    return schema
+
+
+@pytest.fixture
+def kratos_config(kratos_config: dict[str, Any]) -> dict[str, Any]:
+    encoded = base64.b64encode(json.dumps(pin_schema()).encode()).decode()
+    methods = {
+        # Few PBKDF2 rounds keep the tests fast; the default is production strength.
+        "{{ cookiecutter.underscored }}": {"enabled": True, "config": {"min_length": 6, "iterations": 1000}},
+    }
+    identity = {"default_schema_id": "default", "schemas": [{"id": "default", "url": f"base64://{encoded}"}]}
+    return merge(kratos_config, {"selfservice": {"methods": methods}, "identity": identity})
 {%- elif cookiecutter.plugin_kind == "flow_action" %}
 
 @pytest.fixture

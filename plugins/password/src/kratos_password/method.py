@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 from kratos_core.errors import BadRequest
 from kratos_core.flows.errors import FlowValidationError
-from kratos_core.identity.model import Identity, utcnow
+from kratos_core.identity.model import Credential, Identity, utcnow
+from kratos_core.methods import MethodBase
 from kratos_core.methods.protocols import (
     LoginContext,
     LoginResult,
@@ -68,8 +69,13 @@ def _required(name: str) -> FlowValidationError:
     return FlowValidationError.on_field(name, messages.missing_property(name))
 
 
-class PasswordMethod:
+class PasswordMethod(MethodBase):
     """The password method object registered with the plugin host.
+
+    Its declarations (:class:`~kratos_core.methods.MethodBase`): a first factor (aal1) once a
+    hash or the migration hook is set and the schema gives it identifiers; identifiers from
+    ``ory.sh/kratos.credentials.password.identifier``, reserved by an implicit credential; the
+    admin API shows the hash, as Kratos does.
 
     Attributes:
         id: ``password`` (config key and the submit body's ``method``).
@@ -82,6 +88,10 @@ class PasswordMethod:
     id = "password"
     credential_type = _CREDENTIAL
     config_model = PasswordPolicyConfig
+
+    aal = "aal1"
+    credential_schema_keys = frozenset({"identifier"})
+    implicit_credential = True
 
     def __init__(self) -> None:
         self.policy = PasswordPolicyConfig()
@@ -225,6 +235,27 @@ class PasswordMethod:
     async def update_settings(self, ctx: SettingsContext, body: Mapping[str, Any]) -> SettingsResult:
         """Change the password (see :mod:`kratos_password.settings`)."""
         return await settings_flow.update_settings(self, ctx, body)
+
+    # -- declarations ----------------------------------------------------------------------
+
+    def first_factor(self, credential: Credential) -> bool:
+        """Usable with an identifier and a hash (or the migration hook that will check it)."""
+        config = credential.config
+        return bool(credential.identifiers) and bool(config.get("hashed_password") or config.get("use_password_migration_hook"))
+
+    def present_credential(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Shown as stored: Kratos's admin API shows the (one-way) hash."""
+        return config
+
+    def remove_credential(self, credential: Credential, identifier: str | None) -> dict[str, Any] | None:
+        """The secret goes; the credential stays, reserving its identifiers."""
+        del credential, identifier
+        return {}
+
+    def import_is_costly(self, raw: Mapping[str, Any]) -> bool:
+        """A plaintext password in an import must be hashed (batch creates limit those)."""
+        config = raw.get("config")
+        return isinstance(config, Mapping) and "password" in config
 
     # -- admin import ----------------------------------------------------------------------
 
