@@ -83,7 +83,7 @@ from .flows.verification import find_verifiable
 from .identity.manager import IdentityManager, Operation
 from .identity.model import Credential, Identity, RecoveryAddress, VerifiableAddress, identity_public_dict, utcnow
 from .identity.normalize import normalize_identifier
-from .methods import CredentialImporter, Method
+from .methods import REDACTED, CredentialImporter, CredentialTraits, Method, MethodBase
 from .methods.protocols import (
     SHOW_FLOW,
     AddressProof,
@@ -107,6 +107,7 @@ from .methods.protocols import (
     VerificationMethod,
 )
 from .plugins.hooks import PluginHook
+from .plugins.manager import PluginError
 from .plugins.registry import (
     ChannelRegistrar,
     ConfigRegistrar,
@@ -126,6 +127,10 @@ from .ui.text import TextMessage
 from .ui.traits import identifier_label, trait_nodes
 
 __all__ = [
+    "REDACTED",
+    "CredentialTraits",
+    "MethodBase",
+    "PluginError",
     "THROTTLE_KINDS",
     "Throttle",
     "ThrottleKeys",

@@ -438,11 +438,8 @@ class _ChallengeContext(_FlowContext):
         template_data: Mapping[str, Any],
         channel: str = "email",
     ) -> None:
-        """Queue a message in the caller's transaction (see :mod:`kratos_core.flows.messages`)."""
-        from ..flows.messages import queue_message
-
-        await queue_message(
-            self.app,
+        """Queue a message in the caller's transaction (``services.outbox``)."""
+        await self.services.outbox.queue(
             conn,
             recipient=recipient,
             template_type=template_type,
@@ -490,7 +487,9 @@ class VerificationContext(_ChallengeContext):
         Delivery bookkeeping in the sending transaction, not a change of the identity: no
         identity hooks or events (Kratos runs none either).
         """
-        await identity_store.mark_address_sent(conn, identity.id, address.via, address.value)
+        from ..services import _conn
+
+        await identity_store.mark_address_sent(_conn(conn), identity.id, address.via, address.value)
 
 
 class RecoveryContext(_ChallengeContext):

@@ -13,6 +13,7 @@ from .config import ADMIN_URL, IDENTITY_SCHEMA, PUBLIC_URL, default_config, merg
 from .courier import StubChannel, StubCourier
 from .first_factor import STUB_FIRST_FACTOR, StubFirstFactor, StubFirstFactorPlugin
 from .flows import FlowDriver, FlowUnavailable, UnexpectedStatus
+from ..plugins.manager import PluginHost
 from .recorder import REGISTRATION_HOOKS, HookCall, HookCoverage, HookRecorder, hookspec_names
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "HookCall",
     "HookCoverage",
     "HookRecorder",
+    "PluginHost",
     "StubChannel",
     "StubCourier",
     "StubFirstFactor",

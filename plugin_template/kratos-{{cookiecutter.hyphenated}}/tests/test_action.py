@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from kratos_core.plugins.manager import PluginError
+from kratos_core.api import PluginError
 from kratos_core.testing import STUB_FIRST_FACTOR, merge
 
 from kratos_{{ cookiecutter.underscored }}.action import ALLOWED_DOMAINS_MESSAGE_ID

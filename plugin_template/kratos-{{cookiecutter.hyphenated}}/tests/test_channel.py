@@ -10,8 +10,8 @@ from typing import Any
 
 import msgspec
 import pytest
-from kratos_core.courier.model import Message
-from kratos_core.plugins.manager import PluginError
+from kratos_core.api import Message
+from kratos_core.api import PluginError
 from kratos_core.testing import merge
 
 import kratos_{{ cookiecutter.underscored }}.plugin as plugin

@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from kratos_core.config import ConfigError
+from kratos_core.api import ConfigError
 from kratos_core.testing import {% if cookiecutter.method_factor == "second" %}FlowDriver, clients, {% endif %}merge
 
 import kratos_{{ cookiecutter.underscored }}.plugin as plugin

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import metadata
 
-from kratos_core.plugins.manager import PluginHost
+from kratos_core.testing import PluginHost
 
 import kratos_{{ cookiecutter.underscored }}.plugin as plugin
 from kratos_{{ cookiecutter.underscored }} import COMPONENT_ID

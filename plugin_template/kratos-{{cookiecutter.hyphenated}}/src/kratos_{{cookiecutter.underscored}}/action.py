@@ -35,10 +35,10 @@ Example config::
 
 from __future__ import annotations
 
-from kratos_core.actions.runner import LOGIN_AFTER, LOGIN_BEFORE, REGISTRATION_BEFORE, REGISTRATION_PRE_PERSIST, ActionContext
-from kratos_core.flows.errors import FlowValidationError
-from kratos_core.ui import messages
-from kratos_core.ui.text import TextMessage
+from kratos_core.api import LOGIN_AFTER, LOGIN_BEFORE, REGISTRATION_BEFORE, REGISTRATION_PRE_PERSIST, ActionContext
+from kratos_core.api import FlowValidationError
+from kratos_core.api import messages
+from kratos_core.api import TextMessage
 
 from kratos_{{ cookiecutter.underscored }}.config import {{ cookiecutter.class_name }}Config
 

@@ -12,7 +12,7 @@ import json
 from collections import deque
 from pathlib import Path
 
-from kratos_core.courier.model import Message
+from kratos_core.api import Message
 
 from kratos_{{ cookiecutter.underscored }}.config import {{ cookiecutter.class_name }}Config
 

@@ -31,15 +31,15 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from kratos_core.errors import BadRequest
-from kratos_core.flows.errors import FlowValidationError
-from kratos_core.identity.model import Credential, Identity
-from kratos_core.methods import MethodBase
-from kratos_core.methods.protocols import LoginContext, LoginResult
-from kratos_core.ui import messages
-from kratos_core.ui.nodes import input_node, submit_node
+from kratos_core.api import BadRequest
+from kratos_core.api import FlowValidationError
+from kratos_core.api import Credential, Identity
+from kratos_core.api import MethodBase
+from kratos_core.api import LoginContext, LoginResult
+from kratos_core.api import messages
+from kratos_core.api import input_node, submit_node
 {%- if cookiecutter.method_factor == "first" %}
-from kratos_core.ui.traits import identifier_label
+from kratos_core.api import identifier_label
 {%- endif %}
 
 from kratos_{{ cookiecutter.underscored }}.config import {{ cookiecutter.class_name }}Config

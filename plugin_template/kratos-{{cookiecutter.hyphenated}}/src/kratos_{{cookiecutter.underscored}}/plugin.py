@@ -26,9 +26,9 @@ from typing import Any
 import msgspec
 
 {% endif -%}
-from kratos_core import hookimpl
+from kratos_core.api import hookimpl
 {%- if cookiecutter.plugin_kind == "observer" %}
-from kratos_core.events import Event, LoginFailed
+from kratos_core.api import Event, LoginFailed
 {%- endif %}
 
 {% if cookiecutter.plugin_kind == "credential_method" -%}

@@ -18,20 +18,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kratos_core.flows import codes
-from kratos_core.flows.exchange import with_query
-from kratos_core.identity.model import Identity, RecoveryAddress, VerifiableAddress
-from kratos_core.methods.protocols import (
-    SHOW_FLOW,
-    AddressProof,
-    AdminRecovery,
-    RecoveryContext,
-    RecoveryProof,
-    ShowFlow,
-    VerificationContext,
-)
-from kratos_core.ui import messages
-
 from kratos_code.common import (
     channel_for,
     count_guess,
@@ -46,6 +32,22 @@ from kratos_code.common import (
 )
 from kratos_code.config import CodeConfig
 from kratos_code.ui import address_form, admin_code_form, challenge_code_form
+from kratos_core.api import (
+    SHOW_FLOW,
+    AddressProof,
+    AdminRecovery,
+    CodeNotFound,
+    Identity,
+    OneTimeSecret,
+    RecoveryAddress,
+    RecoveryContext,
+    RecoveryProof,
+    ShowFlow,
+    VerifiableAddress,
+    VerificationContext,
+    messages,
+    with_query,
+)
 
 __all__ = ["CodeChallenges"]
 
@@ -64,7 +66,7 @@ class CodeChallenges:
         """How long codes work (the admin API's default ``expires_in``)."""
         return self.config.lifespan
 
-    async def _check(self, ctx: Any, kind: str, value: str) -> codes.OneTimeSecret:
+    async def _check(self, ctx: Any, kind: str, value: str) -> OneTimeSecret:
         raise NotImplementedError
 
     # -- verification ----------------------------------------------------------------------
@@ -84,8 +86,8 @@ class CodeChallenges:
         await count_send(ctx, email)
         found = await ctx.find_address(email)
         remember_subject(ctx.flow, found[0].id if found is not None else email)
-        async with ctx.app.db.transaction() as tx:
-            await codes.discard(tx, ctx.flow.id, _VERIFICATION)
+        async with ctx.services.transaction() as tx:
+            await ctx.services.secrets.discard(tx, ctx.flow.id, _VERIFICATION)
             if found is not None:
                 await self._deliver_verification(ctx, tx, *found)
             elif ctx.notify_unknown_recipients and "@" in email:
@@ -101,18 +103,17 @@ class CodeChallenges:
         """Send a code for a known address (the ``verification`` action's flows)."""
         remember_subject(ctx.flow, identity.id)
         if await may_send(ctx, address.value):
-            async with ctx.app.db.transaction() as tx:
-                await codes.discard(tx, ctx.flow.id, _VERIFICATION)
+            async with ctx.services.transaction() as tx:
+                await ctx.services.secrets.discard(tx, ctx.flow.id, _VERIFICATION)
                 await self._deliver_verification(ctx, tx, identity, address)
         self._verification_sent(ctx, address.value, address.via)
 
     async def _deliver_verification(
         self, ctx: VerificationContext, conn: Any, identity: Identity, address: VerifiableAddress
     ) -> None:
-        code = codes.new_code()
-        await codes.issue(
+        code = ctx.services.secrets.new_code()
+        await ctx.services.secrets.issue(
             conn,
-            keys=ctx.keys,
             kind=_VERIFICATION,
             flow_id=ctx.flow.id,
             value=code,
@@ -144,7 +145,7 @@ class CodeChallenges:
         keys = await count_guess(ctx)
         try:
             found = await self._check(ctx, _VERIFICATION, code)
-        except codes.CodeNotFound:
+        except CodeNotFound:
             ctx.flow.ui.messages = [messages.invalid_verification_code()]
             return SHOW_FLOW
         await guess_succeeded(ctx, keys)
@@ -169,8 +170,8 @@ class CodeChallenges:
         await count_send(ctx, email)
         found = await ctx.find_address(email)
         remember_subject(ctx.flow, found[0].id if found is not None else email)
-        async with ctx.app.db.transaction() as tx:
-            await codes.discard(tx, ctx.flow.id, _RECOVERY)
+        async with ctx.services.transaction() as tx:
+            await ctx.services.secrets.discard(tx, ctx.flow.id, _RECOVERY)
             if found is not None:
                 await self._deliver_recovery(ctx, tx, *found)
             elif ctx.notify_unknown_recipients:
@@ -185,10 +186,9 @@ class CodeChallenges:
     async def _deliver_recovery(
         self, ctx: RecoveryContext, conn: Any, identity: Identity, address: RecoveryAddress
     ) -> None:
-        code = codes.new_code()
-        await codes.issue(
+        code = ctx.services.secrets.new_code()
+        await ctx.services.secrets.issue(
             conn,
-            keys=ctx.keys,
             kind=_RECOVERY,
             flow_id=ctx.flow.id,
             value=code,
@@ -208,7 +208,7 @@ class CodeChallenges:
         keys = await count_guess(ctx)
         try:
             found = await self._check(ctx, _RECOVERY, code)
-        except codes.CodeNotFound:
+        except CodeNotFound:
             ctx.flow.ui.messages = [messages.invalid_recovery_code()]
             return SHOW_FLOW
         await guess_succeeded(ctx, keys)
@@ -220,11 +220,10 @@ class CodeChallenges:
         self, ctx: RecoveryContext, conn: Any, identity: Identity, lifespan: Any
     ) -> AdminRecovery:
         """A code for ``identity`` on the administrator's flow, waiting in ``sent_email``."""
-        code = codes.new_code()
+        code = ctx.services.secrets.new_code()
         # The code and its flow expire together.
-        stored = await codes.issue(
+        stored = await ctx.services.secrets.issue(
             conn,
-            keys=ctx.keys,
             kind=_RECOVERY,
             flow_id=ctx.flow.id,
             value=code,

@@ -6,10 +6,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from kratos_core.flows.errors import FlowValidationError
-from kratos_core.flows.messages import channel_for, expires_in_minutes
-from kratos_core.security import TooManyAttempts
-from kratos_core.ui import messages
+from kratos_core.api import FlowValidationError, TooManyAttempts, channel_for, expires_in_minutes, messages
 
 __all__ = [
     "text_field",

@@ -14,24 +14,27 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from kratos_core.flows import codes
-from kratos_core.identity.model import Identity, RecoveryAddress, VerifiableAddress
-from kratos_core.methods.protocols import (
+from kratos_code.common import count_send, may_send, minutes, required, text_field
+from kratos_code.config import LinkConfig
+from kratos_code.ui import address_form
+from kratos_core.api import (
     SHOW_FLOW,
     AddressProof,
     AdminRecovery,
+    CodeAlreadyUsed,
+    CodeNotFound,
+    Identity,
+    OneTimeSecret,
+    RecoveryAddress,
     RecoveryContext,
     RecoveryProof,
     RestartFlow,
     ShowFlow,
+    TextMessage,
+    VerifiableAddress,
     VerificationContext,
+    messages,
 )
-from kratos_core.ui import messages
-from kratos_core.ui.text import TextMessage
-
-from kratos_code.common import count_send, may_send, minutes, required, text_field
-from kratos_code.config import LinkConfig
-from kratos_code.ui import address_form
 
 __all__ = ["LinkMethod"]
 
@@ -67,17 +70,16 @@ class LinkMethod:
         return self.config.lifespan
 
     def _url(self, ctx: Any, token: str) -> str:
-        base = (self.config.base_url or ctx.app.public_base_url).rstrip("/")
+        base = (self.config.base_url or ctx.services.public_base_url).rstrip("/")
         return f"{base}/self-service/{ctx.kind}?{urlencode({'flow': str(ctx.flow.id), 'token': token})}"
 
     async def _issue(
         self, ctx: Any, conn: Any, kind: str, identity: Identity, address: Any, **expiry: Any
     ) -> tuple[str, Any]:
-        token = codes.new_token()
+        token = ctx.services.secrets.new_token()
         where = (address.via, address.value) if address is not None else None
-        stored = await codes.issue(
+        stored = await ctx.services.secrets.issue(
             conn,
-            keys=ctx.keys,
             kind=kind,
             flow_id=ctx.flow.id,
             value=token,
@@ -87,10 +89,10 @@ class LinkMethod:
         )
         return self._url(ctx, token), stored
 
-    async def _find(self, ctx: Any, kind: str, token: str, invalid: TextMessage) -> codes.OneTimeSecret:
+    async def _find(self, ctx: Any, kind: str, token: str, invalid: TextMessage) -> OneTimeSecret:
         try:
-            return await codes.find(ctx.app.db, keys=ctx.keys, flow_id=ctx.flow.id, kind=kind, value=token)
-        except (codes.CodeNotFound, codes.CodeAlreadyUsed):
+            return await ctx.services.secrets.find(flow_id=ctx.flow.id, kind=kind, value=token)
+        except (CodeNotFound, CodeAlreadyUsed):
             raise RestartFlow(invalid) from None
 
     def _sent(self, ctx: Any, email: str, notice: TextMessage) -> None:
@@ -115,8 +117,8 @@ class LinkMethod:
             raise required("email")
         await count_send(ctx, email)  # mail bombing (issue 15)
         found_address = await ctx.find_address(email)
-        async with ctx.app.db.transaction() as tx:
-            await codes.discard(tx, ctx.flow.id, _VERIFICATION)
+        async with ctx.services.transaction() as tx:
+            await ctx.services.secrets.discard(tx, ctx.flow.id, _VERIFICATION)
             if found_address is not None:
                 await self._deliver_verification(ctx, tx, *found_address)
             elif ctx.notify_unknown_recipients and "@" in email:
@@ -129,8 +131,8 @@ class LinkMethod:
     async def send_verification(self, ctx: VerificationContext, identity: Identity, address: VerifiableAddress) -> None:
         """Send a link for a known address (the ``verification`` action's flows)."""
         if await may_send(ctx, address.value):
-            async with ctx.app.db.transaction() as tx:
-                await codes.discard(tx, ctx.flow.id, _VERIFICATION)
+            async with ctx.services.transaction() as tx:
+                await ctx.services.secrets.discard(tx, ctx.flow.id, _VERIFICATION)
                 await self._deliver_verification(ctx, tx, identity, address)
         self._sent(ctx, address.value, messages.verification_link_sent())
 
@@ -165,8 +167,8 @@ class LinkMethod:
             raise required("email")
         await count_send(ctx, email)  # mail bombing (issue 15)
         found_address = await ctx.find_address(email)
-        async with ctx.app.db.transaction() as tx:
-            await codes.discard(tx, ctx.flow.id, _RECOVERY)
+        async with ctx.services.transaction() as tx:
+            await ctx.services.secrets.discard(tx, ctx.flow.id, _RECOVERY)
             if found_address is not None:
                 await self._deliver_recovery(ctx, tx, *found_address)
             elif ctx.notify_unknown_recipients:

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kratos_core.errors import BadRequest
-from kratos_core.flows import codes
-from kratos_core.identity.model import Credential
-from kratos_core.methods import CredentialTraits, MethodBase
-
 from kratos_code.challenge import CodeChallenges
 from kratos_code.config import CodeConfig
 from kratos_code.passwordless import PasswordlessCode
+from kratos_core.api import BadRequest, Credential, CredentialTraits, MethodBase, OneTimeSecret
 
 __all__ = ["CodeMethod"]
 
@@ -83,10 +79,8 @@ class CodeMethod(CodeChallenges, PasswordlessCode, MethodBase):
         del credential, identifier
         raise BadRequest('Credentials of type "code" cannot be deleted.')
 
-    async def _check(self, ctx: Any, kind: str, value: str) -> codes.OneTimeSecret:
-        return await codes.check_code(
-            ctx.app.db,
-            keys=ctx.app.config.secrets_for("cookie"),
+    async def _check(self, ctx: Any, kind: str, value: str) -> OneTimeSecret:
+        return await ctx.services.secrets.check(
             flow_id=ctx.flow.id,
             kind=kind,
             value=value,

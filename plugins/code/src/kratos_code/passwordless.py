@@ -16,24 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kratos_core.flows import codes
-from kratos_core.flows.errors import FlowValidationError
-from kratos_core.flows.messages import queue_message
-from kratos_core.flows.verification import find_verifiable
-from kratos_core.identity.model import Identity, identity_public_dict, utcnow
-from kratos_core.identity.normalize import normalize_identifier
-from kratos_core.methods.protocols import (
-    SHOW_FLOW,
-    LoginContext,
-    LoginResult,
-    RegistrationContext,
-    RegistrationResult,
-    ShowFlow,
-)
-from kratos_core.ui import messages
-from kratos_core.ui.nodes import input_node, submit_node
-from kratos_core.ui.traits import identifier_label
-
 from kratos_code.common import (
     channel_for,
     count_guess,
@@ -46,6 +28,26 @@ from kratos_code.common import (
 )
 from kratos_code.config import CodeConfig
 from kratos_code.ui import login_code_form, registration_code_form
+from kratos_core.api import (
+    SHOW_FLOW,
+    CodeNotFound,
+    FlowValidationError,
+    Identity,
+    LoginContext,
+    LoginResult,
+    OneTimeSecret,
+    RegistrationContext,
+    RegistrationResult,
+    ShowFlow,
+    find_verifiable,
+    identifier_label,
+    identity_public_dict,
+    input_node,
+    messages,
+    normalize_identifier,
+    submit_node,
+    utcnow,
+)
 
 __all__ = ["PasswordlessCode"]
 
@@ -72,7 +74,7 @@ class PasswordlessCode:
     config: CodeConfig
     passwordless: bool = False
 
-    async def _check(self, ctx: Any, kind: str, value: str) -> codes.OneTimeSecret:
+    async def _check(self, ctx: Any, kind: str, value: str) -> OneTimeSecret:
         raise NotImplementedError
 
     def _active(self, ctx: Any) -> bool:
@@ -118,8 +120,8 @@ class PasswordlessCode:
         if not targets:
             raise FlowValidationError.on_flow(messages.no_code_user())
         remember_subject(ctx.flow, identity.id)  # type: ignore[union-attr]
-        async with ctx.app.db.transaction() as tx:
-            await codes.discard(tx, ctx.flow.id, _LOGIN)
+        async with ctx.services.transaction() as tx:
+            await ctx.services.secrets.discard(tx, ctx.flow.id, _LOGIN)
             for via, address in targets:
                 await self._deliver_login(ctx, tx, identity, via, address)  # type: ignore[arg-type]
         if ctx.flow.state != "choose_method":
@@ -129,10 +131,9 @@ class PasswordlessCode:
         return SHOW_FLOW
 
     async def _deliver_login(self, ctx: LoginContext, conn: Any, identity: Identity, via: str, address: str) -> None:
-        code = codes.new_code()
-        await codes.issue(
+        code = ctx.services.secrets.new_code()
+        await ctx.services.secrets.issue(
             conn,
-            keys=_keys(ctx),
             kind=_LOGIN,
             flow_id=ctx.flow.id,
             value=code,
@@ -144,11 +145,10 @@ class PasswordlessCode:
             ctx,
             address,
             login_code=code,
-            identity=identity_public_dict(identity, ctx.app.public_base_url),
+            identity=identity_public_dict(identity, ctx.services.public_base_url),
             expires_in_minutes=minutes(self.config.lifespan),
         )
-        await queue_message(
-            ctx.app,
+        await ctx.services.outbox.queue(
             conn,
             recipient=address,
             template_type="login_code_valid",
@@ -160,17 +160,17 @@ class PasswordlessCode:
         keys = await count_guess(ctx)
         try:
             found = await self._check(ctx, _LOGIN, code)
-        except codes.CodeNotFound:
+        except CodeNotFound:
             raise FlowValidationError.on_flow(messages.invalid_login_code()) from None
         await guess_succeeded(ctx, keys)
-        identity = await ctx.app.identities.get(found.identity_id)  # type: ignore[arg-type]
+        identity = await ctx.services.identities.get(found.identity_id)  # type: ignore[arg-type]
         address = find_verifiable(identity.verifiable_addresses, found.address_via or "", found.address_value or "")
-        writing = ctx.app.db.transaction()
+        writing = ctx.services.transaction()
         if address is not None and not address.verified:
             # Receiving the code proved the address (section 6.2): an identity write, with hooks.
-            writing = ctx.app.identities.writing(identity, "update", source="login", verified_address=address)
+            writing = ctx.services.identities.writing(identity, "update", source="login", verified_address=address)
         async with writing as tx:
-            await codes.consume(tx, found)
+            await ctx.services.secrets.consume(tx, found)
         ctx.flow.move_to("passed_challenge")
         return LoginResult(identity=identity, method="code", aal="aal1")
 
@@ -205,8 +205,8 @@ class PasswordlessCode:
         for _, address in targets:
             await count_send(ctx, address)
         remember_subject(ctx.flow, min(address for _, address in targets))
-        async with ctx.app.db.transaction() as tx:
-            await codes.discard(tx, ctx.flow.id, _REGISTRATION)
+        async with ctx.services.transaction() as tx:
+            await ctx.services.secrets.discard(tx, ctx.flow.id, _REGISTRATION)
             for via, address in targets:
                 await self._deliver_registration(ctx, tx, identity, via, address)
         ctx.flow.internal_context[_TRAITS_KEY] = identity.traits
@@ -217,11 +217,10 @@ class PasswordlessCode:
     async def _deliver_registration(
         self, ctx: RegistrationContext, conn: Any, identity: Identity, via: str, address: str
     ) -> None:
-        code = codes.new_code()
+        code = ctx.services.secrets.new_code()
         # No identity_id: the identity does not exist until the code comes back.
-        await codes.issue(
+        await ctx.services.secrets.issue(
             conn,
-            keys=_keys(ctx),
             kind=_REGISTRATION,
             flow_id=ctx.flow.id,
             value=code,
@@ -234,8 +233,7 @@ class PasswordlessCode:
         data = _template_data(
             ctx, address, registration_code=code, expires_in_minutes=minutes(self.config.lifespan), **who
         )
-        await queue_message(
-            ctx.app,
+        await ctx.services.outbox.queue(
             conn,
             recipient=address,
             template_type="registration_code_valid",
@@ -249,21 +247,21 @@ class PasswordlessCode:
         keys = await count_guess(ctx)
         try:
             found = await self._check(ctx, _REGISTRATION, code)
-        except codes.CodeNotFound:
+        except CodeNotFound:
             raise FlowValidationError.on_flow(messages.invalid_registration_code()) from None
         await guess_succeeded(ctx, keys)
         address = find_verifiable(identity.verifiable_addresses, found.address_via or "", found.address_value or "")
         if address is not None:
             now = utcnow()
             address.verified, address.status, address.verified_at, address.updated_at = True, "completed", now, now
-        async with ctx.app.db.transaction() as tx:
-            await codes.consume(tx, found)
+        async with ctx.services.transaction() as tx:
+            await ctx.services.secrets.consume(tx, found)
         ctx.flow.move_to("passed_challenge")
         return RegistrationResult(identity=identity, method="code")
 
 
 def _keys(ctx: Any) -> tuple[str, ...]:
-    return ctx.app.config.secrets_for("cookie")
+    return ctx.services.secrets_for("cookie")
 
 
 def _login_targets(identity: Identity, identifier: str) -> list[tuple[str, str]]:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kratos_core import hookimpl
-
 from kratos_code.link import LinkMethod
 from kratos_code.method import CodeMethod
+from kratos_core.api import hookimpl
 
 __all__ = ["kratos_register_methods"]
 

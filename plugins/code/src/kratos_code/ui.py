@@ -11,12 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from kratos_core.flows.codes import CODE_LENGTH
-from kratos_core.ui import messages
-from kratos_core.ui.container import Container
-from kratos_core.ui.nodes import Node, input_node, submit_node
-from kratos_core.ui.text import TextMessage
-from kratos_core.ui.traits import trait_nodes
+from kratos_core.api import CODE_LENGTH, Container, Node, TextMessage, input_node, messages, submit_node, trait_nodes
 
 __all__ = [
     "address_form",

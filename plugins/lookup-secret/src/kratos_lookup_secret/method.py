@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from kratos_core.api import (
+    SHOW_FLOW,
     BadRequest,
     Credential,
     FlowValidationError,
@@ -27,14 +28,12 @@ from kratos_core.api import (
     SettingsContext,
     SettingsResult,
     ShowFlow,
-    SHOW_FLOW,
     input_node,
     messages,
     submit_node,
     text_node,
     utcnow,
 )
-
 from kratos_lookup_secret import codes
 
 __all__ = ["LookupSecretMethod"]

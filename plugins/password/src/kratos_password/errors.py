@@ -8,8 +8,7 @@ the breach API fails and ``ignore_network_errors`` is off (section 6.1).
 
 from __future__ import annotations
 
-from kratos_core.errors import BadGateway, BadRequest
-from kratos_core.ui.text import TextMessage
+from kratos_core.api import BadGateway, BadRequest, TextMessage
 
 __all__ = [
     "BreachCheckUnavailable",

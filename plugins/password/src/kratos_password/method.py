@@ -17,22 +17,25 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from kratos_core.errors import BadRequest
-from kratos_core.flows.errors import FlowValidationError
-from kratos_core.identity.model import Credential, Identity, utcnow
-from kratos_core.methods import MethodBase
-from kratos_core.methods.protocols import (
+
+from kratos_core.api import (
+    BadRequest,
+    Credential,
+    FlowValidationError,
+    Identity,
     LoginContext,
     LoginResult,
+    MethodBase,
     RegistrationContext,
     RegistrationResult,
     SettingsContext,
     SettingsResult,
+    identifier_label,
+    input_node,
+    messages,
+    submit_node,
+    utcnow,
 )
-from kratos_core.ui import messages
-from kratos_core.ui.nodes import input_node, submit_node
-from kratos_core.ui.traits import identifier_label
-
 from kratos_password import settings as settings_flow
 from kratos_password.errors import PasswordTooLongError, PolicyViolation
 from kratos_password.hashing import HasherSettings, needs_rehash, validate_hash

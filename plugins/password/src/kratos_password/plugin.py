@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kratos_core import hookimpl
-
+from kratos_core.api import hookimpl
 from kratos_password.method import PasswordMethod
 
 __all__ = ["kratos_register_methods"]

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import msgspec
 from rapidfuzz.distance import Levenshtein
-from kratos_core.ui.text import TextMessage
 
+from kratos_core.api import TextMessage
 from kratos_password.errors import BreachCheckUnavailable, PolicyViolation
 from kratos_password.formats import BCRYPT_MAX_PASSWORD_BYTES
 from kratos_password.hashing import MAX_PASSWORD_BYTES

@@ -12,11 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from kratos_core.flows.errors import FlowValidationError
-from kratos_core.identity.model import utcnow
-from kratos_core.methods.protocols import SettingsContext, SettingsResult
-from kratos_core.ui import messages
-from kratos_core.ui.nodes import input_node, submit_node
+from kratos_core.api import FlowValidationError, SettingsContext, SettingsResult, input_node, messages, submit_node, utcnow
 
 if TYPE_CHECKING:  # pragma: no cover
     from kratos_password.method import PasswordMethod

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from kratos_core.api import hookimpl
-
 from kratos_sms.channel import HttpChannel
 
 __all__ = ["kratos_register_courier_channels"]

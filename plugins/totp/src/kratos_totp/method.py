@@ -32,7 +32,6 @@ from kratos_core.api import (
     text_node,
     utcnow,
 )
-
 from kratos_totp import totp
 from kratos_totp.cipher import Cipher, CipherError
 from kratos_totp.config import TotpConfig

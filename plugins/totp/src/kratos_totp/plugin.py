@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from kratos_core.api import hookimpl
-
 from kratos_totp.method import TotpMethod
 
 __all__ = ["kratos_register_methods"]
