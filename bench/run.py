@@ -469,7 +469,7 @@ def run_all(
         )
         row["b_login_ratio"] = row["logins_per_s"] / row["raw_verify_per_s"]
         row["registrations_per_s"], row["raw_hash_per_s"] = sliced(
-            lambda d, i: wrk_flows(public, flow_script, "registration", password, f"{tag}-{i}", connections=4 * threads, duration=d),
+            lambda d, i, tag=tag: wrk_flows(public, flow_script, "registration", password, f"{tag}-{i}", connections=4 * threads, duration=d),
             lambda d: raw_argon2(d, threads, verify=False),
             args.duration,
         )

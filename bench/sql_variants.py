@@ -10,7 +10,6 @@ token digests and prints wall time, this process's CPU and the PostgreSQL backen
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import random
 import time

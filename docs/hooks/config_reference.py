@@ -29,7 +29,7 @@ def render() -> str:
 
     sections: list[str] = []
     top_rows = []
-    for path, cls, field_type, default in _fields(Config, ""):
+    for path, _cls, field_type, default in _fields(Config, ""):
         if path.split(".")[0] in RUNTIME_FIELDS:
             continue
         if _struct(field_type) is not None:

@@ -283,7 +283,7 @@ def set_path(tree: dict[str, Any], path: tuple[str | int, ...], value: Any) -> N
         value: The value to set.
     """
     node: Any = tree
-    for segment, following in zip(path[:-1], path[1:]):
+    for segment, following in zip(path[:-1], path[1:], strict=True):
         child = _get(node, segment)
         if not isinstance(child, (dict, list)):
             child = [] if isinstance(following, int) else {}

@@ -67,7 +67,7 @@ def freeze(value: Any) -> Any:
         return FrozenDict({k: freeze(v) for k, v in value.items()})
     if isinstance(value, (list, tuple)):
         items = tuple(freeze(v) for v in value)
-        if isinstance(value, tuple) and all(a is b for a, b in zip(items, value)):
+        if isinstance(value, tuple) and all(a is b for a, b in zip(items, value, strict=True)):
             return value
         return items
     return value

@@ -16,7 +16,7 @@ import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import lru_cache
+from functools import cache
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import msgspec
@@ -60,7 +60,7 @@ class TypeInfo:
 _SCALARS = {bool: "bool", int: "int", float: "float", str: "str", timedelta: "duration"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def type_info(tp: Any) -> TypeInfo:
     """Describe a (possibly ``Annotated`` / optional) field type.
 
@@ -125,7 +125,7 @@ def _choices(tp: Any) -> tuple[Any, ...]:
     return get_args(tp) if get_origin(tp) is Literal else ()
 
 
-@lru_cache(maxsize=None)
+@cache
 def struct_fields(tp: type) -> dict[str, msgspec.structs.FieldInfo]:
     """Return a Struct type's fields keyed by their config (encoded) name.
 

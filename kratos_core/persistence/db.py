@@ -845,9 +845,9 @@ class PostgresDatabase:
                     command_timeout=HEARTBEAT_TIMEOUT,
                     server_settings={"application_name": LISTENER_APPLICATION_NAME},
                 )
-                conn.add_termination_listener(lambda _c: lost.done() or lost.set_result(None))
+                conn.add_termination_listener(lambda _c, lost=lost: lost.done() or lost.set_result(None))
                 await conn.add_listener(channel, lambda _c, _pid, _ch, payload: on_message(payload))
-                await conn.add_listener(own, lambda _c, _pid, _ch, payload: self._heartbeat(sent, payload))
+                await conn.add_listener(own, lambda _c, _pid, _ch, payload, sent=sent: self._heartbeat(sent, payload))
                 on_state(True)
                 self._set_listening(True)
                 up = True

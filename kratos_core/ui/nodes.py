@@ -210,7 +210,7 @@ class DivAttributes(msgspec.Struct, tag_field="node_type", tag="div", omit_defau
     data: dict[str, str] = msgspec.field(default_factory=dict)
 
 
-Attributes = Union[
+Attributes = Union[  # noqa: UP007 - one readable list of the node kinds msgspec decodes
     InputAttributes,
     TextAttributes,
     ImageAttributes,

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from kratos_core import hookimpl
-from kratos_core.actions.runner import LOGIN_AFTER, REGISTRATION_AFTER, ActionContext
+from kratos_core.actions.runner import LOGIN_AFTER, ActionContext
 from kratos_core.app import build_app
 from kratos_core.cli import cli
 from kratos_core.config import ConfigError

@@ -61,7 +61,7 @@ def test_mask_layout_is_pad_then_xor() -> None:
     raw = base64.b64decode(cookie)
     data = base64.b64decode(mask_token(cookie))
     pad, masked = data[:32], data[32:]
-    assert bytes(a ^ b for a, b in zip(pad, masked)) == raw
+    assert bytes(a ^ b for a, b in zip(pad, masked, strict=True)) == raw
 
 
 def test_unmask_raw_token_is_identity() -> None:
