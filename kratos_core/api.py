@@ -78,7 +78,7 @@ from .flows.continuation import Flows
 from .flows.errors import FlowAlreadyCompleted, FlowRedirect, FlowValidationError
 from .flows.exchange import with_query
 from .flows.messages import channel_for, expires_in_minutes
-from .flows.model import Flow
+from .flows.model import Flow, StateKey
 from .flows.verification import find_verifiable
 from .identity.manager import IdentityManager, Operation
 from .identity.model import Credential, Identity, RecoveryAddress, VerifiableAddress, identity_public_dict, utcnow
@@ -127,6 +127,7 @@ from .ui.text import TextMessage
 from .ui.traits import identifier_label, trait_nodes
 
 __all__ = [
+    "StateKey",
     "REDACTED",
     "CredentialTraits",
     "MethodBase",

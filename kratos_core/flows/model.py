@@ -14,7 +14,9 @@ import datetime as dt
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
+
+import msgspec
 
 from ..identity.model import utcnow
 from ..ui.container import Container
@@ -26,6 +28,7 @@ __all__ = [
     "INITIAL_STATES",
     "IllegalTransition",
     "Flow",
+    "StateKey",
     "new_flow",
     "timestamp",
 ]
@@ -72,6 +75,34 @@ class IllegalTransition(RuntimeError):
 def timestamp(value: dt.datetime) -> str:
     """RFC 3339 with microseconds in UTC, as every flow timestamp is printed."""
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+T = TypeVar("T")
+
+
+class StateKey(Generic[T]):
+    """A typed slot of a flow's private state (``internal_context``), as pytest's stash keys.
+
+    A plugin makes one key per thing it remembers between requests of a flow, and reads and
+    writes it with :meth:`Flow.get_state` / :meth:`Flow.set_state`; the value is stored as JSON
+    and decoded back into ``type`` (a msgspec Struct, a dataclass, ``str``, ``list[str]`` ...),
+    so a key's readers always get the type its writers stored, and two plugins' keys never
+    collide (the name is prefixed with the owner).
+
+    Args:
+        owner: Who owns the slot (the plugin's or method's id), e.g. ``"totp"``.
+        name: The slot's name within the owner, e.g. ``"pending_key"``.
+        type: What the slot holds.
+    """
+
+    __slots__ = ("key", "type")
+
+    def __init__(self, owner: str, name: str, type: type[T]) -> None:
+        self.key = f"{owner}:{name}"
+        self.type = type
+
+    def __repr__(self) -> str:
+        return f"StateKey({self.key!r})"
 
 
 @dataclass(kw_only=True)
@@ -145,6 +176,23 @@ class Flow:
 
     def mark_completed(self) -> None:
         self.internal_context["completed_at"] = timestamp(utcnow())
+
+    # -- typed private state -----------------------------------------------------------------
+
+    def get_state(self, key: StateKey[T]) -> T | None:
+        """The value stored under ``key``, decoded into its type; None when nothing is stored."""
+        raw = self.internal_context.get(key.key)
+        return None if raw is None else msgspec.convert(raw, key.type)
+
+    def set_state(self, key: StateKey[T], value: T) -> None:
+        """Store ``value`` under ``key`` (saved with the flow; never shown to clients)."""
+        self.internal_context[key.key] = msgspec.to_builtins(value)
+
+    def pop_state(self, key: StateKey[T]) -> T | None:
+        """Remove and return the value stored under ``key``."""
+        value = self.get_state(key)
+        self.internal_context.pop(key.key, None)
+        return value
 
     @property
     def identity_schema(self) -> str | None:

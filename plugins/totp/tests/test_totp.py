@@ -96,7 +96,7 @@ async def test_the_key_names_the_issuer_and_the_flagged_trait(kt: Totp) -> None:
     row = await kt.app.db.fetchrow("SELECT internal_context FROM selfservice_flows WHERE id = $1", flow["id"])
     context = row["internal_context"]
     context = context if isinstance(context, dict) else json.loads(context)
-    url = Cipher("xchacha20-poly1305", [kt.cipher_key]).decrypt(context["totp_url"])
+    url = Cipher("xchacha20-poly1305", [kt.cipher_key]).decrypt(context["totp:pending_url"])
     assert url.startswith("otpauth://totp/Example%20Corp:Jane%40Example.org?")
     params = otpauth_params(url)
     assert params["secret"] == authenticator(flow).secret and params["issuer"] == "Example Corp"

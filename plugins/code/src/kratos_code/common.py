@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from kratos_core.api import FlowValidationError, TooManyAttempts, channel_for, expires_in_minutes, messages
+from kratos_core.api import FlowValidationError, StateKey, TooManyAttempts, channel_for, expires_in_minutes, messages
 
 __all__ = [
     "text_field",
@@ -25,7 +25,7 @@ log = logging.getLogger("kratos.code")
 
 #: internal_context key: whose codes a flow holds (an identity id or the address), so that
 #: guesses count per account across every flow (issue 15).
-_SUBJECT = "code_subject"
+_SUBJECT = StateKey("code", "subject", str)
 
 
 def text_field(value: Any) -> str:
@@ -78,7 +78,7 @@ async def may_send(ctx: Any, recipient: str) -> bool:
 
 def remember_subject(flow: Any, subject: Any) -> None:
     """Note whose codes ``flow`` holds (the identity id, or the address for unknown ones)."""
-    flow.internal_context[_SUBJECT] = str(subject)
+    flow.set_state(_SUBJECT, str(subject))
 
 
 async def count_guess(ctx: Any) -> Any:
@@ -88,7 +88,7 @@ async def count_guess(ctx: Any) -> Any:
         The keys to hand :func:`guess_succeeded` when the code was right.
     """
     flow = ctx.flow
-    subject = flow.internal_context.get(_SUBJECT) or f"flow:{flow.id}"
+    subject = flow.get_state(_SUBJECT) or f"flow:{flow.id}"
     throttle = ctx.services.throttle
     keys = throttle.keys(ctx.request, subject)
     await throttle.check("code", keys)

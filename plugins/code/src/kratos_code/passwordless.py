@@ -39,6 +39,7 @@ from kratos_core.api import (
     RegistrationContext,
     RegistrationResult,
     ShowFlow,
+    StateKey,
     find_verifiable,
     identifier_label,
     identity_public_dict,
@@ -53,7 +54,7 @@ __all__ = ["PasswordlessCode"]
 
 _LOGIN = "login_code"
 _REGISTRATION = "registration_code"
-_TRAITS_KEY = "code_registration_traits"
+_TRAITS_KEY = StateKey("code", "registration_traits", dict[str, Any])
 
 
 def _code_addresses(identity: Identity) -> list[tuple[str, str]]:
@@ -188,7 +189,7 @@ class PasswordlessCode:
         if ctx.flow.state == "choose_method":
             return await self._send_registration(ctx, body.get("traits"))
         identity = await ctx.new_identity(body.get("traits"))
-        if identity.traits != ctx.flow.internal_context.get(_TRAITS_KEY):
+        if identity.traits != ctx.flow.get_state(_TRAITS_KEY):
             raise FlowValidationError.on_flow(messages.traits_mismatch())
         if body.get("resend") == "code":
             return await self._send_registration(ctx, identity.traits)
@@ -209,7 +210,7 @@ class PasswordlessCode:
             await ctx.services.secrets.discard(tx, ctx.flow.id, _REGISTRATION)
             for via, address in targets:
                 await self._deliver_registration(ctx, tx, identity, via, address)
-        ctx.flow.internal_context[_TRAITS_KEY] = identity.traits
+        ctx.flow.set_state(_TRAITS_KEY, identity.traits)
         ctx.flow.move_to("sent_email")
         registration_code_form(ctx.flow.ui, schema_raw=ctx.schema.raw, traits=identity.traits)
         return SHOW_FLOW

@@ -28,6 +28,7 @@ from kratos_core.api import (
     SettingsContext,
     SettingsResult,
     ShowFlow,
+    StateKey,
     input_node,
     messages,
     submit_node,
@@ -43,7 +44,7 @@ _GROUP = "lookup_secret"
 #: Credential config key (Kratos's name) of the list of ``{"code": digest, "used_at": ...}``.
 _CODES = "recovery_codes"
 #: Flow internal context key of the digests of freshly generated, not yet confirmed codes.
-_PENDING = "lookup_secret_codes"
+_PENDING = StateKey("lookup_secret", "pending_digests", list[str])
 #: How unused codes are shown by *reveal* (only their digests are stored).
 MASK = "*" * codes.LENGTH
 _RETRIES = 5
@@ -184,12 +185,12 @@ class LookupSecretMethod:
     def _regenerate(self, ctx: SettingsContext) -> ShowFlow:
         fresh = codes.new_codes()
         key = self._keys(ctx)[0]
-        ctx.flow.internal_context[_PENDING] = [codes.digest(key, c) for c in fresh]
+        ctx.flow.set_state(_PENDING, [codes.digest(key, c) for c in fresh])
         self._show_codes(ctx, [(c, None) for c in fresh], _button("lookup_secret_confirm", messages.lookup_confirm()))
         return SHOW_FLOW
 
     def _confirm(self, ctx: SettingsContext) -> SettingsResult:
-        pending = ctx.flow.internal_context.get(_PENDING)
+        pending = ctx.flow.get_state(_PENDING)
         if not isinstance(pending, list) or not pending:
             raise BadRequest("You must (re-)generate recovery backup codes before you can save them.")
         identity = ctx.identity

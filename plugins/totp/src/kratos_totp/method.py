@@ -25,6 +25,7 @@ from kratos_core.api import (
     LoginResult,
     SettingsContext,
     SettingsResult,
+    StateKey,
     img_node,
     input_node,
     messages,
@@ -41,6 +42,8 @@ __all__ = ["TotpMethod"]
 _TYPE = "totp"
 #: Credential config and flow internal context key of the (encrypted) otpauth URL, as Kratos names it.
 _URL = "totp_url"
+#: The new key a settings flow offers, encrypted, until a code confirms it.
+_PENDING_URL = StateKey("totp", "pending_url", str)
 #: Credential config key of the time step of the last accepted login code.
 _LAST_STEP = "last_step"
 _GROUP = "totp"
@@ -148,7 +151,7 @@ class TotpMethod:
             )
             return
         url = totp.new_key_url(self._issuer(ctx), self._account(ctx, ctx.identity))
-        ctx.flow.internal_context[_URL] = self.cipher.encrypt(url)
+        ctx.flow.set_state(_PENDING_URL, self.cipher.encrypt(url))
         ui.append(img_node("totp_qr", totp.qr_data_uri(url), totp.QR_SIZE, totp.QR_SIZE, _GROUP, messages.totp_qr()))
         ui.append(
             text_node("totp_secret_key", messages.totp_secret(totp.secret_of(url)), _GROUP, messages.totp_secret_label())
@@ -174,7 +177,7 @@ class TotpMethod:
         code = body.get("totp_code")
         if not isinstance(code, str) or not code.strip():
             raise FlowValidationError.on_field("totp_code", messages.missing_property("totp_code"))
-        pending = ctx.flow.internal_context.get(_URL)
+        pending = ctx.flow.get_state(_PENDING_URL)
         try:
             url = self.cipher.decrypt(pending) if isinstance(pending, str) else None
         except CipherError:
