@@ -73,7 +73,7 @@ from .events import (
     VerificationSucceeded,
     event_name,
 )
-from .flows.codes import CODE_LENGTH, CodeAlreadyUsed, CodeNotFound, OneTimeSecret, TooManySubmissions
+from .persistence.codes import CODE_LENGTH, CodeAlreadyUsed, CodeNotFound, OneTimeSecret, TooManySubmissions
 from .flows.continuation import Flows
 from .flows.errors import FlowAlreadyCompleted, FlowRedirect, FlowValidationError
 from .flows.exchange import with_query

@@ -23,11 +23,10 @@ from .plugins.manager import PluginHost
 if TYPE_CHECKING:  # pragma: no cover
     from litestar import Litestar
 
-    from .courier import Courier
-    from .services import Services
-
     from .config import Config
+    from .courier import Courier
     from .security.throttle import Throttle
+    from .services import Services
     from .session.manager import SessionManager
 
 __all__ = ["KratosApp", "build_app", "MissingMigrations"]

@@ -39,7 +39,6 @@ from . import hookspec
 if TYPE_CHECKING:  # pragma: no cover
     import click
     import pluggy
-
     from litestar import Request
 
     from .config import Config
@@ -47,7 +46,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .events import Event
     from .flows.model import Flow
     from .identity.model import Identity, VerifiableAddress
-    from .session.model import Session
     from .plugins.registry import (
         ChannelRegistrar,
         ConfigRegistrar,
@@ -55,6 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
         MethodRegistrar,
         RouteRegistrar,
     )
+    from .session.model import Session
 
 __all__ = [
     "kratos_add_hookspecs",

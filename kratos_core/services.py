@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from litestar.di import NamedDependency
 
-from .flows import codes as _codes
+from .persistence import codes as _codes
 from .flows.continuation import Flows
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,7 +56,7 @@ class OneTimeSecrets:
     """Single-use codes and link tokens, stored as keyed digests (never in plain text).
 
     The rules (lifespan, one use, a submission limit per flow, secret rotation) are Kratos's;
-    see :mod:`kratos_core.flows.codes`. ``kind`` is one of :data:`KINDS`.
+    see :mod:`kratos_core.persistence.codes`. ``kind`` is one of :data:`KINDS`.
     """
 
     #: The kinds of secrets, by what they unlock.

@@ -22,9 +22,9 @@ from ..errors import InternalServerError, KratosError
 from ..flows.errors import FlowRedirect, FlowValidationError
 from ..flows.exchange import with_query
 from ..flows.verification import start_verification
-from ..web.negotiation import is_json_request
 from ..identity.model import VerifiableAddress
 from ..ui import messages
+from ..web.negotiation import is_json_request
 from .runner import LOGIN_AFTER, REGISTRATION_AFTER, SETTINGS_AFTER, ActionContext
 
 __all__ = [

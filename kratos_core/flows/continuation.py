@@ -17,8 +17,8 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadRequest
+from ..persistence import flows as store
 from ..ui import messages
-from . import store
 from .errors import FlowExpired, FlowValidationError
 
 if TYPE_CHECKING:  # pragma: no cover

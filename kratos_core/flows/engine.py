@@ -27,10 +27,10 @@ from ..actions.runner import run_before
 from ..errors import BadRequest, Gone, InternalServerError, KratosError, NotFound
 from ..identity.model import utcnow
 from ..identity.validation import TraitsValidationError
+from ..persistence import flows as store
 from ..ui import messages
 from ..ui.nodes import csrf_node
 from ..ui.text import TextMessage
-from . import store
 from .body import parse_body
 from .csrf import mask_token
 from .errors import FlowAlreadyCompleted, FlowExpired, FlowRedirect, FlowValidationError, browser_location_change_required

@@ -17,9 +17,10 @@ import msgspec
 from litestar import Request, Response
 
 from ..errors import BadRequest, KratosError
-from ..web.negotiation import is_ajax, is_json_request, non_cloudflare_cookie_names
+from ..persistence import flows as store
 from ..web.cookies import CookieResponse
-from . import csrf, store
+from ..web.negotiation import is_ajax, is_json_request, non_cloudflare_cookie_names
+from . import csrf
 from .return_to import ReturnToPolicy
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -20,9 +20,9 @@ from ..errors import BadRequest, KratosError, Unauthorized
 from ..events import LoginFailed, LoginSucceeded, failure_reason
 from ..identity.model import encodable_time
 from ..methods.protocols import LoginContext, LoginMethod, LoginResult, ShowFlow
+from ..persistence import flows as store
 from ..session.model import session_dict
 from ..ui import messages
-from . import store
 from .csrf import mask_token
 from .engine import FlowHandler, choose_method, enabled_methods
 from .errors import FlowAlreadyCompleted, identity_disabled, session_already_available

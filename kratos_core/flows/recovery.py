@@ -29,11 +29,12 @@ from ..errors import BadRequest, Gone, KratosError, NotFound
 from ..events import RecoverySucceeded
 from ..identity.model import Identity, utcnow
 from ..methods.protocols import AdminRecovery, RecoveryContext, RecoveryMethod, RecoveryProof, RestartFlow, ShowFlow
+from ..persistence import flows as store
 from ..session.model import Session
 from ..ui import messages
 from ..ui.nodes import csrf_node
 from ..ui.text import TextMessage
-from . import codes, store
+from ..persistence import codes
 from .csrf import mask_token
 from .errors import browser_location_change_required, session_already_available
 from .exchange import Exchange, with_query

@@ -32,10 +32,10 @@ from ..errors import BadRequest, Conflict, KratosError
 from ..events import RegistrationSucceeded
 from ..identity.model import encodable_time, identity_public_dict
 from ..methods.protocols import RegistrationContext, RegistrationMethod, RegistrationResult, RegistrationStep, ShowFlow
+from ..persistence import flows as store
 from ..session.model import session_dict
 from ..ui import messages
 from ..ui.traits import trait_names, trait_nodes
-from . import store
 from .csrf import mask_token
 from .engine import FlowHandler, choose_method, enabled_methods
 from .errors import FlowAlreadyCompleted, FlowValidationError, session_already_available

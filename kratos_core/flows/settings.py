@@ -42,12 +42,12 @@ from ..errors import Conflict, KratosError, NotFound
 from ..events import SettingsChanged
 from ..identity.model import Identity, identity_public_dict, utcnow
 from ..methods.protocols import SettingsContext, SettingsMethod, SettingsResult, ShowFlow
+from ..persistence import flows as store
 from ..ui import messages
 from ..ui.container import Container
 from ..ui.nodes import csrf_node
 from ..ui.text import TextMessage
 from ..ui.traits import trait_names
-from . import store
 from .csrf import mask_token
 from .engine import STRATEGY_ORDER, FlowHandler, choose_method, parse_flow_id
 from .errors import FlowValidationError

@@ -30,11 +30,12 @@ from ..errors import BadRequest, Gone, KratosError, NotFound
 from ..events import VerificationSucceeded
 from ..identity.model import Identity, VerifiableAddress, utcnow
 from ..methods.protocols import AddressProof, RestartFlow, ShowFlow, VerificationContext, VerificationMethod
+from ..persistence import flows as store
 from ..ui import messages
 from ..ui.container import Container
 from ..ui.nodes import anchor_node, csrf_node
 from ..ui.text import TextMessage
-from . import codes, store
+from ..persistence import codes
 from .csrf import csrf_cookie_name, is_valid_cookie_token, mask_token
 from .engine import FlowHandler, choose_method, parse_flow_id
 from .exchange import with_query

@@ -19,8 +19,8 @@ from litestar import Request, Response, delete, get, patch, post, put
 from ..errors import BadRequest, KratosError, NotFound
 from ..identity.manager import IdentityDraft
 from ..identity.model import Identity, identity_admin_dict
-from ..methods import KRATOS_CREDENTIAL_TYPES, MethodBase
 from ..identity.normalize import normalize_identifier
+from ..methods import KRATOS_CREDENTIAL_TYPES, MethodBase
 from ..persistence import identities as store
 from .responses import decode_struct, int_query_param, json_response, read_json
 
@@ -288,8 +288,8 @@ async def _filtered(app: KratosApp, request: Request, name: str, include: list[s
             org = uuid.UUID(q.get("organization_id"))
         except ValueError as exc:
             raise BadRequest("organization_id must be a UUID.") from exc
-        rows = await app.db.fetch("SELECT id FROM identities WHERE organization_id = $1 ORDER BY id LIMIT 500", org)
-        identities = await store.get_identities(app.db, [r["id"] for r in rows], credentials=bool(include))
+        ids = await store.identity_ids_of_organization(app.db, org)
+        identities = await store.get_identities(app.db, ids, credentials=bool(include))
         return json_response([_render(app, i, credentials=bool(include), include=include) for i in identities])
     value = q.get(name) or ""
     if name == "credentials_identifier":
@@ -304,12 +304,7 @@ async def _filtered(app: KratosApp, request: Request, name: str, include: list[s
 
 
 async def _similar(app: KratosApp, prefix: str) -> list[uuid.UUID]:
-    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    rows = await app.db.fetch(
-        "SELECT DISTINCT identity_id FROM identity_credential_identifiers WHERE identifier LIKE $1 ESCAPE '\\' LIMIT 250",
-        escaped + "%",
-    )
-    return [r["identity_id"] for r in rows]
+    return await store.identity_ids_by_identifier_prefix(app.db, prefix)
 
 
 def _check_batch_limits(body: BatchBody) -> None:

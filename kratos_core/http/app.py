@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import re
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-
 from litestar import Litestar, Response
 from litestar.di import Provide
 from litestar.exceptions import HTTPException

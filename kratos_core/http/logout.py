@@ -17,12 +17,12 @@ from litestar import Request, Response, delete, get
 from ..errors import BadRequest, Forbidden, KratosError, Unauthorized
 from ..flows.csrf import csrf_cookie_name
 from ..flows.return_to import ReturnToPolicy
-from ..flows.store import insert_error
+from ..persistence.flows import insert_error
 from ..session.manager import derive_logout_token
 from ..session.tokens import token_digest
+from ..web.cookies import CookieResponse
 from ..web.negotiation import is_json_request
 from .responses import decode_struct, json_response, read_json
-from ..web.cookies import CookieResponse
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..app import KratosApp

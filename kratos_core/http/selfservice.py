@@ -15,12 +15,12 @@ from litestar import Request, Response, get, route
 from litestar.enums import HttpMethod
 
 from ..errors import InternalServerError, NotFound
-from ..flows import store
 from ..flows.exchange import Exchange
 from ..flows.login import LoginFlows
 from ..flows.model import timestamp
 from ..flows.registration import RegistrationFlows
 from ..identity.model import utcnow
+from ..persistence import flows as store
 from .responses import json_response
 
 __all__ = ["selfservice_public_handlers", "STUB_ERROR_ID"]

@@ -21,8 +21,8 @@ from ..events import Event, IdentityCreated, IdentityDeleted, IdentityUpdated
 from ..methods import CredentialTraits, MethodBase, methods_by_credential_type
 from ..persistence import identities as store
 from ..persistence.db import Connection, UniqueViolation
-from .model import Credential, Identity, RecoveryAddress, VerifiableAddress, utcnow
 from .extension import IDENTIFIER, VIA
+from .model import Credential, Identity, RecoveryAddress, VerifiableAddress, utcnow
 from .validation import TraitsResult, validate_traits
 
 if TYPE_CHECKING:  # pragma: no cover

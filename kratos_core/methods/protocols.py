@@ -337,7 +337,7 @@ class AddressProof:
         via: ``email`` or ``sms``.
         value: The address as stored.
         secret: The code or link token that proved it, not yet used
-            (:class:`kratos_core.flows.codes.OneTimeSecret`).
+            (:class:`kratos_core.persistence.codes.OneTimeSecret`).
     """
 
     identity_id: uuid.UUID
@@ -447,11 +447,10 @@ class _ChallengeContext(_FlowContext):
             channel=channel,
         )
 
-    async def _owner(self, table: str, via: str, value: str) -> Identity | None:
+    async def _owner(self, kind: str, via: str, value: str) -> Identity | None:
         candidates = dict.fromkeys([normalize_identifier(value), value.strip()])
         for candidate in candidates:
-            sql = f"SELECT identity_id FROM {table} WHERE via = $1 AND value = $2"
-            owner = await self.app.db.fetchval(sql, via, candidate)
+            owner = await identity_store.address_owner(self.app.db, kind, via, candidate)
             if owner is not None:
                 return await identity_store.get_identity(self.app.db, owner)
         return None
@@ -474,7 +473,7 @@ class VerificationContext(_ChallengeContext):
         if not isinstance(value, str) or not value.strip():
             return None
         via = "email" if "@" in value else "sms"
-        identity = await self._owner("identity_verifiable_addresses", via, value)
+        identity = await self._owner("verifiable", via, value)
         if identity is None:
             return None
         wanted = {normalize_identifier(value), value.strip()}
@@ -512,7 +511,7 @@ class RecoveryContext(_ChallengeContext):
         """
         if not isinstance(value, str) or not value.strip():
             return None
-        identity = await self._owner("identity_recovery_addresses", "email", value)
+        identity = await self._owner("recovery", "email", value)
         if identity is None or not identity.active:
             return None
         wanted = {normalize_identifier(value), value.strip()}
@@ -551,7 +550,7 @@ class VerificationMethod(Protocol):
         Raises:
             FlowValidationError: Missing input (e.g. no ``email``): the flow is shown with 400.
             RestartFlow: The flow must be replaced (invalid link ...).
-            CodeAlreadyUsed, TooManySubmissions: From :mod:`kratos_core.flows.codes`; the
+            CodeAlreadyUsed, TooManySubmissions: From :mod:`kratos_core.persistence.codes`; the
                 engine replaces the flow and shows the reason.
         """
 

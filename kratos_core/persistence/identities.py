@@ -563,3 +563,33 @@ async def swap_credential_config(
     if changed:
         await announce(conn, f"i:{identity_id}")  # cached sessions hold the old credential
     return changed > 0
+
+
+async def identity_ids_of_organization(conn: Connection, organization_id: uuid.UUID, *, limit: int = 500) -> list[uuid.UUID]:
+    """Ids of the identities of one organization, in id order (at most ``limit``)."""
+    rows = await conn.fetch("SELECT id FROM identities WHERE organization_id = $1 ORDER BY id LIMIT $2", organization_id, limit)
+    return [r["id"] for r in rows]
+
+
+async def identity_ids_by_identifier_prefix(conn: Connection, prefix: str, *, limit: int = 250) -> list[uuid.UUID]:
+    """Ids of identities with a credential identifier starting with ``prefix`` (taken literally)."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = await conn.fetch(
+        "SELECT DISTINCT identity_id FROM identity_credential_identifiers WHERE identifier LIKE $1 ESCAPE '\\' LIMIT $2",
+        escaped + "%",
+        limit,
+    )
+    return [r["identity_id"] for r in rows]
+
+
+#: The address tables an address's owner is looked up in.
+_ADDRESS_TABLES = {
+    "verifiable": "SELECT identity_id FROM identity_verifiable_addresses WHERE via = $1 AND value = $2",
+    "recovery": "SELECT identity_id FROM identity_recovery_addresses WHERE via = $1 AND value = $2",
+}
+
+
+async def address_owner(conn: Connection, kind: str, via: str, value: str) -> uuid.UUID | None:
+    """The id of the identity whose ``kind`` (``verifiable`` or ``recovery``) address this is."""
+    owner = await conn.fetchval(_ADDRESS_TABLES[kind], via, value)
+    return owner if owner is None or isinstance(owner, uuid.UUID) else uuid.UUID(str(owner))

@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from limits import RateLimitItem, parse_many
-from limits.errors import StorageError
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
 
 from ..errors import KratosError, ServiceUnavailable
 from ..identity.normalize import normalize_identifier

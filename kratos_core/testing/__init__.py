@@ -8,12 +8,12 @@ control (several apps, a recorder in a specific place).
 
 from __future__ import annotations
 
+from ..plugins.manager import PluginHost
 from .apps import AppFactory, clients
 from .config import ADMIN_URL, IDENTITY_SCHEMA, PUBLIC_URL, default_config, merge
 from .courier import StubChannel, StubCourier
 from .first_factor import STUB_FIRST_FACTOR, StubFirstFactor, StubFirstFactorPlugin
 from .flows import FlowDriver, FlowUnavailable, UnexpectedStatus
-from ..plugins.manager import PluginHost
 from .recorder import REGISTRATION_HOOKS, HookCall, HookCoverage, HookRecorder, hookspec_names
 
 __all__ = [

@@ -21,8 +21,8 @@ from typing import Any
 from .. import hookimpl
 from ..flows.errors import FlowValidationError
 from ..identity.model import Credential, Identity
-from ..methods import MethodBase
 from ..identity.normalize import normalize_identifier
+from ..methods import MethodBase
 from ..methods.protocols import LoginContext, LoginResult, RegistrationContext, RegistrationResult
 from ..persistence import identities as identity_store
 from ..ui import messages

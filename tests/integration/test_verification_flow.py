@@ -21,7 +21,7 @@ import pytest
 import kratos_code.plugin as code_plugin
 import kratos_password.plugin as password_plugin
 from kratos_core.app import KratosApp
-from kratos_core.flows import codes
+from kratos_core.persistence import codes
 from tests.conftest import _merge, base_config, make_app
 
 PUBLIC = "http://127.0.0.1:4433"

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from kratos_core.flows import codes
+from kratos_core.persistence import codes
 from kratos_core.methods.protocols import LoginMethod, RecoveryMethod, RegistrationMethod, VerificationMethod
 from kratos_core.testing import clients, default_config, merge
 

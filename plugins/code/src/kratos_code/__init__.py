@@ -5,7 +5,7 @@
 * :class:`~kratos_code.link.LinkMethod` (``link``): Kratos's legacy magic links for recovery and
   verification.
 
-Storing and checking codes is the core's (:mod:`kratos_core.flows.codes`); the hook
+Storing and checking codes is the core's (:mod:`kratos_core.persistence.codes`); the hook
 implementations live in :mod:`kratos_code.plugin`, registered under the ``kratos`` entry point.
 """
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from ..errors import BadRequest
 from ..identity.model import utcnow
-from ..persistence.db import Connection, Database
+from .db import Connection, Database
 
 __all__ = [
     "CODE_LENGTH",

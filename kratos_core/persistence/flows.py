@@ -27,10 +27,10 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from ..flows.model import Flow
 from ..identity.model import utcnow
-from ..persistence.db import Connection
 from ..ui.container import Container
-from .model import Flow
+from .db import Connection
 
 __all__ = [
     "insert_flow",
