@@ -111,6 +111,8 @@ def serve(config_files: Sequence[str], dev: bool, watch_courier: bool, workers: 
     with _boot_errors():
         app = build_app(config_files, dev=dev, overrides=overrides)
     _setup_logging(app.config.log.level, app.config.log.format)
+    if workers > 1 and _ephemeral(app):
+        raise click.UsageError("dsn: memory keeps every identity in one process's memory: it cannot be shared by --workers")
     with _boot_errors():
         asyncio.run(_prepare(app, dev=dev))
         sockets = [_listen(app.config.serve.public.host, app.config.serve.public.port), _listen(app.config.serve.admin.host, app.config.serve.admin.port)]
@@ -120,10 +122,24 @@ def serve(config_files: Sequence[str], dev: bool, watch_courier: bool, workers: 
             _serve_workers(config_files, dev, sockets, workers, overrides)
 
 
-async def _prepare(app: Any, *, dev: bool) -> None:
-    """Migrate (dev on SQLite) and check the database once, before any worker starts."""
+def _ephemeral(app: Any) -> bool:
+    """Whether the database lives in this process's memory only (``dsn: memory``)."""
     from .persistence.db import parse_dsn
 
+    info = parse_dsn(app.config.dsn)
+    return info.dialect == "sqlite" and info.target == ":memory:"
+
+
+async def _prepare(app: Any, *, dev: bool) -> None:
+    """Migrate (dev on SQLite) and check the database once, before any worker starts.
+
+    An in-memory database is new and empty in every process, so the serving process migrates
+    its own (Kratos's quickstart configs all use ``dsn: memory``); nothing to check here.
+    """
+    from .persistence.db import parse_dsn
+
+    if _ephemeral(app):
+        return
     embedded = parse_dsn(app.config.dsn).dialect == "sqlite"
     await app.start(migrate=dev and embedded)
     await app.stop()
@@ -196,7 +212,7 @@ def _run_server(main: Any) -> None:
 async def _serve(app: Any, sockets: list[Any]) -> None:
     import uvicorn
 
-    await app.start()
+    await app.start(migrate=_ephemeral(app))
     if app.config.watch_courier:
         # --watch-courier: deliver in this process (consume the hand-offs, poll the database).
         try:

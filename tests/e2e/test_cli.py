@@ -113,3 +113,42 @@ def test_plugins_and_version_commands() -> None:
     assert "kratos-totp 0.1.0 (plugin)" in out.stdout
     assert "kratos-lookup-secret 0.1.0 (plugin)" in out.stdout
     assert run(["version"]).stdout.startswith("kratos-core v")
+
+
+@pytest.mark.parametrize("flags", [(), ("--dev",)])
+def test_serve_with_dsn_memory_migrates_its_own_database(tmp_path: Path, flags: tuple[str, ...]) -> None:
+    """Every Kratos quickstart config says ``dsn: memory``: the server must serve from it, with
+    or without --dev (issue 14, finding 1), and it cannot be shared by several workers."""
+    cfg = base_config(
+        tmp_path,
+        dsn="memory",
+        selfservice={
+            "methods": {"password": {"enabled": True, "config": {"haveibeenpwned_enabled": False}}},
+            "flows": {"registration": {"after": {"password": {"hooks": [{"hook": "session"}]}}}},
+        },
+    )
+    config = write_config(tmp_path, cfg)
+    served = start_server("memory", config, {}, tmp_path, *flags)
+    try:
+        with httpx.Client(base_url=served.public) as public:
+            flow = public.get("/self-service/registration/api").json()
+            password = "an-unusual-memory-passphrase-7"
+            done = public.post(
+                f"/self-service/registration?flow={flow['id']}",
+                json={"method": "password", "password": password, "traits": {"email": "memory@example.org"}},
+            )
+            assert done.status_code == 200, done.text
+            login_flow = public.get("/self-service/login/api").json()
+            login = public.post(
+                f"/self-service/login?flow={login_flow['id']}",
+                json={"method": "password", "identifier": "memory@example.org", "password": password},
+            )
+            assert login.status_code == 200, login.text
+            whoami = public.get("/sessions/whoami", headers={"X-Session-Token": login.json()["session_token"]})
+            assert whoami.status_code == 200
+            assert whoami.json()["identity"]["traits"]["email"] == "memory@example.org"
+    finally:
+        served.stop()
+    refused = run(["serve", "-c", str(config), "--workers", "2", *flags])
+    assert refused.returncode != 0
+    assert "dsn: memory" in refused.stderr and "--workers" in refused.stderr
