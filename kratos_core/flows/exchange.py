@@ -122,6 +122,10 @@ class Exchange:
         self._new_csrf_token = csrf.new_csrf_token()
         return self._new_csrf_token
 
+    def fresh_csrf_cookie(self) -> str:
+        """A ``Set-Cookie`` value handing the browser a new anti-CSRF token (logout does)."""
+        return self._csrf_set_cookie(self.regenerate_csrf())
+
     def _csrf_set_cookie(self, token: str) -> str:
         # Written by hand: base64 has "/", "+" and "=", which Python's cookie helpers put in
         # quotes while Kratos (Go) sends them bare; browsers would keep the quotes.

@@ -15,7 +15,7 @@ import msgspec
 from litestar import Request, Response, delete, get
 
 from ..errors import BadRequest, Forbidden, KratosError, Unauthorized
-from ..flows.csrf import csrf_cookie_name
+from ..flows.exchange import Exchange
 from ..flows.return_to import ReturnToPolicy
 from ..persistence.flows import insert_error
 from ..session.manager import derive_logout_token
@@ -82,24 +82,10 @@ async def _forward(app: KratosApp, request: Request, error: KratosError) -> Resp
     return Response(content=b"", status_code=303, headers={"Location": f"{ui}{separator}{urlencode({'id': str(error_id)})}"})
 
 
-def _expire_csrf_cookie(app: KratosApp) -> str:
-    # Logout hands the browser a fresh anti-CSRF token (pitfall 8); expiring the old cookie makes
-    # the next flow init issue a new one.
-    cookies = app.config.cookies
-    parts = [f"{csrf_cookie_name(app.config.serve.public.base_url)}=", _EXPIRED, f"Path={cookies.path or '/'}"]
-    if cookies.domain:
-        parts.append(f"Domain={cookies.domain}")
-    parts.append("HttpOnly")
-    secure = cookies.secure if cookies.secure is not None else not app.config.dev
-    if secure:
-        parts.append("Secure")
-    parts.append(f"SameSite={cookies.same_site}")
-    return "; ".join(parts)
-
-
-def _complete(app: KratosApp, return_to: str | None) -> Response[bytes]:
-    """Clear the cookies; 204 for JSON callers (no ``return_to``), else 303 to ``return_to``."""
-    cookies = [app.sessions.clear_cookie_header(), _expire_csrf_cookie(app)]
+def _complete(app: KratosApp, request: Request, return_to: str | None) -> Response[bytes]:
+    """Clear the session cookie and hand out a fresh anti-CSRF token (Kratos does; pitfall 8);
+    204 for JSON callers (no ``return_to``), else 303 to ``return_to``."""
+    cookies = [app.sessions.clear_cookie_header(), Exchange(request).fresh_csrf_cookie()]
     headers: dict[str, str] = {}
     if app.config.selfservice.flows.logout.clear_browser_data and app.public_base_url.startswith("https://"):
         headers["Clear-Site-Data"] = '"cookies", "storage", "cache"'
@@ -119,11 +105,15 @@ def logout_public_handlers() -> list[Any]:
         if session is None:
             return await _forward(app, request, session_inactive())
         params = {"token": derive_logout_token(session.token)}
-        if "return_to" in request.query_params:
-            try:
-                params["return_to"] = _policy(app).resolve(request.query_params.get("return_to"))
-            except BadRequest as exc:
-                return await _forward(app, request, exc)
+        # An empty return_to (what Kratos's reference UI sends) counts as absent: the logout
+        # then ends at flows.logout.after.default_browser_return_url, not at a default baked in
+        # here (issue 14, finding 3).
+        try:
+            wanted = _policy(app).check(request.query_params.get("return_to") or None)
+        except BadRequest as exc:
+            return await _forward(app, request, exc)
+        if wanted:
+            params["return_to"] = wanted
         url = f"{app.public_base_url.rstrip('/')}/self-service/logout?{urlencode(params)}"
         return json_response({"logout_url": url, "logout_token": params["token"]})
 
@@ -142,7 +132,7 @@ def logout_public_handlers() -> list[Any]:
             await app.sessions.revoke(session.id, reason="logout")
         # Without a valid session there is nothing to revoke: Kratos completes the logout anyway.
         if _is_json(request):
-            return _complete(app, None)
+            return _complete(app, request, None)
         try:
             target = _policy(app).resolve(
                 request.query_params.get("return_to"),
@@ -150,7 +140,7 @@ def logout_public_handlers() -> list[Any]:
             )
         except BadRequest as exc:
             return await _forward(app, request, exc)
-        return _complete(app, target)
+        return _complete(app, request, target)
 
     @delete("/self-service/logout/api", summary="Log out a native app", tags=["frontend"], status_code=204)
     async def perform_native_logout(request: Request) -> None:

@@ -97,7 +97,10 @@ async def test_browser_logout_revokes_and_clears_cookies(app: KratosApp, public:
     cleared = cookie_names_cleared(r)
     assert cleared["ory_kratos_session"].startswith(";") and "Max-Age=0" in cleared["ory_kratos_session"]
     csrf = csrf_cookie_name("http://127.0.0.1:4433/")
-    assert "Max-Age=0" in cleared[csrf]
+    # A fresh anti-CSRF token, as Kratos hands out (the old one is not kept, nor deleted).
+    fresh = cleared[csrf].split(";")[0]
+    assert len(fresh) > 20 and "Max-Age=0" not in cleared[csrf] and "HttpOnly" in cleared[csrf]
+    assert fresh not in cookie.get("Cookie", "")
     assert_no_session(await public.get("/sessions/whoami", headers=token_header(token)))
     # Revoked, not deleted.
     assert (await admin.get(f"/admin/sessions/{session_id}")).json()["active"] is False
@@ -211,3 +214,23 @@ async def test_native_logout_unknown_token_is_403(public: httpx.AsyncClient, tok
 async def test_native_logout_bad_body_is_400(public: httpx.AsyncClient, content: bytes, headers: dict[str, str]) -> None:
     r = await public.request("DELETE", "/self-service/logout/api", content=content, headers=headers)
     assert r.status_code == 400
+
+
+async def test_an_empty_return_to_counts_as_absent(tmp_path: Path) -> None:
+    """Kratos's reference UI always sends ``return_to=``; the logout must then end at
+    ``flows.logout.after.default_browser_return_url`` (issue 14, finding 3)."""
+    cfg = base_config(tmp_path, selfservice={"flows": {"logout": {"after": {"default_browser_return_url": "http://127.0.0.1:4455/bye"}}}})
+    app = make_app(tmp_path, cfg)
+    await app.start(migrate=True)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app.public), base_url="http://127.0.0.1:4433") as public:
+            cookie, _, _ = await browser_session(app)
+            answer = await public.get("/self-service/logout/browser", params={"return_to": ""}, headers={**cookie, **JSON})
+            assert answer.status_code == 200
+            url = answer.json()["logout_url"]
+            assert "return_to" not in url
+            done = await public.get(url.replace("http://127.0.0.1:4433", ""), headers=cookie)
+            assert done.status_code == 303
+            assert done.headers["location"] == "http://127.0.0.1:4455/bye"
+    finally:
+        await app.stop()
