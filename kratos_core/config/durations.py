@@ -25,6 +25,9 @@ _UNIT_NS: dict[str, int] = {
     "h": 3600 * 1_000_000_000,
 }
 
+#: The longest duration Go can hold: the largest int64 of nanoseconds.
+_MAX_NS = 2**63 - 1
+
 _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
 _UNIT = r"(?:ns|us|µs|μs|ms|s|m|h)"
 _DURATION_RE = re.compile(rf"[+-]?(?:{_NUMBER}{_UNIT})+")
@@ -63,6 +66,10 @@ def parse_duration(s: str) -> timedelta:
         (Fraction(number) * _UNIT_NS[unit] for number, unit in _PART_RE.findall(text)),
         Fraction(0),
     )
+    if total_ns > _MAX_NS:
+        # Go's durations are int64 nanoseconds (about 292 years); longer ones do not parse
+        # there either, and would overflow a date when added to now (issue 14, finding 5).
+        raise ValueError(f"invalid duration {s!r}: longer than 2562047h")
     return sign * timedelta(microseconds=int(total_ns // 1000))
 
 
