@@ -29,7 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["identity_handlers"]
 
-MAX_PAGE_SIZE = 500
+#: Kratos allows pages of up to 1000 items (keyset and legacy pagination alike).
+MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 250
 MAX_BATCH = 1000
 MAX_BATCH_COSTLY = 200
@@ -252,7 +253,8 @@ async def _paged(app: KratosApp, request: Request, include: list[str]) -> Respon
     headers: dict[str, str] = {}
     if q.get("page") is not None or q.get("per_page") is not None:
         # Legacy offset pagination, kept for old clients: page is 0-based.
-        per_page = int_query_param(request, "per_page", DEFAULT_PAGE_SIZE, low=1, high=MAX_PAGE_SIZE)
+        # Kratos clamps per_page into [1, 1000] instead of refusing it.
+        per_page = min(max(int_query_param(request, "per_page", DEFAULT_PAGE_SIZE, low=-(2**31), high=2**31), 1), MAX_PAGE_SIZE)
         page = int_query_param(request, "page", 0, low=0, high=1000)
         if page * per_page > 1000:
             raise BadRequest("Legacy pagination can reach at most 1000 items; use page_token instead.")

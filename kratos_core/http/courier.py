@@ -33,7 +33,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["courier_admin_handlers", "message_dict", "REDACTED"]
 
 DEFAULT_PAGE_SIZE = 10
-MAX_PAGE_SIZE = 500
+#: Kratos allows pages of up to 1000 messages.
+MAX_PAGE_SIZE = 1000
 
 #: What ``subject`` and ``body`` read outside dev mode.
 REDACTED = "<redacted-unless-dev-mode>"

@@ -195,6 +195,12 @@ async def test_legacy_pagination_has_total_count(admin: httpx.AsyncClient) -> No
     r = await admin.get("/admin/identities", params={"page": 1, "per_page": 2})
     assert r.headers["x-total-count"] == "3"
     assert len(r.json()) == 1
+    # Kratos allows pages of up to 1000 and clamps per_page instead of refusing it.
+    for params in ({"page_size": 1000}, {"per_page": 750}, {"per_page": 5000}, {"per_page": 0}):
+        r = await admin.get("/admin/identities", params=params)
+        assert r.status_code == 200, (params, r.text)
+    assert len((await admin.get("/admin/identities", params={"per_page": 0})).json()) == 1
+    assert (await admin.get("/admin/identities", params={"page_size": 1001})).status_code == 400
 
 
 async def test_put_replaces_and_clears_missing_fields(admin: httpx.AsyncClient) -> None:
