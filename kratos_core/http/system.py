@@ -62,6 +62,7 @@ def shared_handlers(api: str) -> list[Any]:
             return json_response({"errors": errors}, status_code=503)
         return json_response({"status": "ok"})
 
+    # /version belongs to the admin API only (Kratos does not serve it on the public port).
     @get(paths("/version"), summary="Server version", tags=["metadata"])
     async def version() -> Response[bytes]:
         return json_response({"version": f"v{__version__}"})
@@ -82,6 +83,13 @@ def shared_handlers(api: str) -> list[Any]:
             raise NotFound("Identity schema not found.", message="The requested resource could not be found") from exc
         return json_response(schema.raw)
 
+    @get("/.well-known/change-password", summary="Where to change a password", tags=["frontend"], include_in_schema=False)
+    async def change_password(request: Request) -> Redirect:
+        # RFC 8615 / W3C "well-known URL for changing passwords": password managers open it.
+        return Redirect(path=kratos(request).config.selfservice.flows.settings.ui_url, status_code=303)
+
+    if api == "public":
+        return [health_alive, health_ready, list_schemas, get_schema, change_password]
     return [health_alive, health_ready, version, list_schemas, get_schema]
 
 
@@ -102,8 +110,13 @@ def _redirect(base_url: str, request: Request) -> Redirect:
     return Redirect(path=target, status_code=307)
 
 
-@route(["/admin/{rest:path}", "/identities", "/identities/{rest:path}", "/recovery/code", "/recovery/link"],
-       http_method=_ALL_METHODS, include_in_schema=False)
+# Kratos hops only the identity and recovery admin routes (x/redir/port_redirect.go); any other
+# /admin path on the public port is a plain 404, as there.
+@route(
+    ["/admin/identities", "/admin/identities/{rest:path}", "/identities", "/identities/{rest:path}", "/recovery/code", "/recovery/link"],
+    http_method=_ALL_METHODS,
+    include_in_schema=False,
+)
 async def public_to_admin(request: Request) -> Redirect:
     return _redirect(kratos(request).admin_base_url, request)
 

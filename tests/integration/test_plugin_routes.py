@@ -56,7 +56,7 @@ async def fake_whoami() -> dict[str, str]:
     return {"id": "not-yours"}
 
 
-@post("/admin/anything")
+@post("/admin/identities/anything")
 async def under_the_port_hop() -> dict[str, str]:
     return {}
 
@@ -70,7 +70,7 @@ async def other_parameter_name() -> dict[str, str]:
     ("api", "handler", "route"),
     [
         ("public", fake_whoami, "GET /sessions/whoami"),
-        ("public", under_the_port_hop, "POST /admin/anything"),
+        ("public", under_the_port_hop, "POST /admin/identities/anything"),
         ("admin", other_parameter_name, "GET /schemas/{}"),
     ],
 )

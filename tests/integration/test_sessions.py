@@ -593,8 +593,18 @@ async def test_revoke_all_for_identity(app: KratosApp, public: httpx.AsyncClient
         assert_no_session(await public.get("/sessions/whoami", headers=token_header(t)))
 
 
-async def test_public_port_hops_admin_session_routes(public: httpx.AsyncClient, admin: httpx.AsyncClient) -> None:
-    r = await public.get("/admin/sessions")
-    assert r.status_code == 307 and r.headers["location"] == "http://127.0.0.1:4434/admin/sessions"
+async def test_public_port_hops_only_identity_and_recovery_routes(public: httpx.AsyncClient, admin: httpx.AsyncClient) -> None:
+    # Kratos hops /identities*, /admin/identities*, /recovery/code and /recovery/link; any other
+    # admin path on the public port is a 404 in its error shape, and /version is admin-only.
+    for path in ("/admin/sessions", "/admin/courier/messages", "/version"):
+        r = await public.get(path)
+        assert r.status_code == 404 and r.json()["error"]["code"] == 404, path
+    assert (await admin.get("/version")).status_code == 200
     r = await admin.get("/sessions/whoami")
     assert r.status_code == 307 and r.headers["location"] == "http://127.0.0.1:4433/sessions/whoami"
+
+
+async def test_well_known_change_password_leads_to_the_settings_ui(public: httpx.AsyncClient, app: KratosApp) -> None:
+    r = await public.get("/.well-known/change-password")
+    assert r.status_code == 303
+    assert r.headers["location"] == app.config.selfservice.flows.settings.ui_url
