@@ -321,6 +321,10 @@ class FlowHandler:
 
     async def flow_error(self, flow: Flow, body: Mapping[str, Any], exc: Exception) -> Response[Any]:
         """Answer an error raised while a flow exists (the response matrix, section 3.2)."""
+        from ..http.responses import database_unavailable
+
+        if database_unavailable(exc) is not None:
+            raise exc  # 503 with Retry-After from the app's handler, never a 500 (issue 15)
         if isinstance(exc, TraitsValidationError):
             exc = FlowValidationError.from_traits(exc.issues)
         if isinstance(exc, FlowExpired):

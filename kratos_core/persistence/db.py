@@ -519,8 +519,62 @@ def _raise_ours(exc: Exception) -> None:
 
     if isinstance(exc, asyncpg.UniqueViolationError):
         raise UniqueViolation(f"{exc.constraint_name}: {exc.detail or exc}") from exc
+    if _connection_lost(exc) or isinstance(exc, (TimeoutError, asyncpg.TooManyConnectionsError)):
+        raise DatabaseUnavailable(str(exc) or type(exc).__name__) from exc
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says the connection (not the statement) failed: refused, closed, killed
+    by the server (``pg_terminate_backend``, shutdown, crash)."""
+    import asyncpg
+
     if isinstance(exc, (OSError, asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.CannotConnectNowError)):
-        raise DatabaseUnavailable(str(exc)) from exc
+        return True
+    if isinstance(
+        exc,
+        (
+            asyncpg.exceptions.AdminShutdownError,  # 57P01: pg_terminate_backend, smart/fast shutdown
+            asyncpg.exceptions.CrashShutdownError,  # 57P02
+            asyncpg.exceptions.PostgresConnectionError,  # class 08
+        ),
+    ):
+        return True
+    if isinstance(exc, asyncpg.exceptions._base.InternalClientError):
+        # "cannot switch to state ...": the connection got the server's FATAL message while
+        # idle in the pool and refuses the statement before sending it.
+        return True
+    return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
+
+
+def _not_applied(exc: BaseException) -> bool:
+    """Whether a statement that failed with ``exc`` certainly changed nothing.
+
+    An error *response* from the server (``AdminShutdownError`` when the backend was terminated
+    while running it) means the statement failed and its implicit transaction rolled back; the
+    driver refusing a closed connection means nothing was sent. A connection that just vanished
+    mid-statement (``ConnectionDoesNotExistError``) says nothing either way: the write may have
+    committed.
+    """
+    import asyncpg
+
+    if isinstance(exc, (asyncpg.PostgresError, asyncpg.exceptions._base.InternalClientError)):
+        return True
+    return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
+
+
+_READ_ONLY: dict[str, bool] = {}
+
+
+def _read_only(sql: str) -> bool:
+    """A plain SELECT (no data-modifying CTE, no row locks): safe to run twice."""
+    ro = _READ_ONLY.get(sql)
+    if ro is None:
+        head = sql.lstrip()[:6].upper()
+        upper = sql.upper()
+        ro = head == "SELECT" and " FOR UPDATE" not in upper and " FOR SHARE" not in upper and "PG_NOTIFY" not in upper
+        if len(_READ_ONLY) < 4096:
+            _READ_ONLY[sql] = ro
+    return ro
 
 
 async def _init_pg_connection(conn: Any) -> None:
@@ -647,6 +701,14 @@ class _LeanPool:
         self._size -= 1
         self._wake_for_slot()
 
+    def purge_idle(self) -> None:
+        """Drop every idle connection: one was found killed by the server (a restart, an
+        operator's ``pg_terminate_backend``), so the others likely were too; the next acquire
+        opens a fresh one."""
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            self.discard(conn)
+
     def _wake_for_slot(self) -> None:
         waiters = self._waiters
         while waiters and self._size < self._max:
@@ -676,8 +738,13 @@ def _reusable_after(exc: BaseException) -> bool:
     import asyncpg
 
     # A server-side SQL error (constraint, syntax...) leaves the connection idle and usable;
-    # anything else (cancellation, timeout, I/O, protocol state) may leave a query in flight.
-    return isinstance(exc, asyncpg.PostgresError) and not isinstance(exc, asyncpg.InterfaceError)
+    # anything else (cancellation, timeout, I/O, protocol state, a terminated backend) may
+    # leave a query in flight or the connection dead.
+    return (
+        isinstance(exc, asyncpg.PostgresError)
+        and not isinstance(exc, asyncpg.InterfaceError)
+        and not _connection_lost(exc)
+    )
 
 
 class PostgresDatabase:
@@ -711,25 +778,47 @@ class PostgresDatabase:
         pool = self._pool
         if pool is None:
             raise DatabaseUnavailable("the database is not connected")
-        try:
-            conn = await pool.acquire()
-        except Exception as exc:
-            _raise_ours(exc)
-            raise
-        try:
-            result = await getattr(conn, method)(sql, *args)
-            flushed = _needs_flush(sql)
-            if flushed:
-                await _flush_announcement(conn)
-        except BaseException as exc:
-            if _reusable_after(exc):
-                pool.release(conn)
-            else:
-                pool.discard(conn)
-            if isinstance(exc, Exception):
+        retried = False
+        while True:
+            try:
+                conn = await pool.acquire()
+            except Exception as exc:
                 _raise_ours(exc)
-            raise
-        pool.release(conn)
+                raise
+            try:
+                result = await getattr(conn, method)(sql, *args)
+            except BaseException as exc:
+                if _reusable_after(exc):
+                    pool.release(conn)
+                else:
+                    pool.discard(conn)
+                if isinstance(exc, Exception):
+                    # A pooled connection the server killed (pg_terminate_backend, restart):
+                    # once more on a fresh one, where running the statement again cannot
+                    # apply it twice (issue 15). Otherwise DatabaseUnavailable: a 503.
+                    if not retried and _connection_lost(exc) and (_read_only(sql) or _not_applied(exc)):
+                        retried = True
+                        log.info("database connection lost (%s); retrying the statement once", type(exc).__name__)
+                        pool.purge_idle()
+                        continue
+                    _raise_ours(exc)
+                raise
+            break
+        flushed = _needs_flush(sql)
+        if flushed:
+            try:
+                await _flush_announcement(conn)
+            except BaseException as exc:
+                pool.discard(conn)
+                if not isinstance(exc, Exception) or not _connection_lost(exc):
+                    raise
+                # The write is committed: announce it on another connection.
+                await self._run("fetchval", _NOTIFY, (SESSION_CHANGES_CHANNEL, "*"))
+                _tell_local("*")
+            else:
+                pool.release(conn)
+        else:
+            pool.release(conn)
         if flushed:
             await self.await_echo("*")
         return result
@@ -759,24 +848,57 @@ class PostgresDatabase:
         pool = self._pool
         if pool is None:
             raise DatabaseUnavailable("the database is not connected")
-        try:
-            conn = await pool.acquire()
-        except Exception as exc:
-            _raise_ours(exc)
-            raise
+        retried = False
+        while True:
+            try:
+                conn = await pool.acquire()
+            except Exception as exc:
+                _raise_ours(exc)
+                raise
+            tr = conn.transaction()
+            try:
+                await tr.start()
+            except BaseException as exc:
+                pool.discard(conn)
+                if isinstance(exc, Exception):
+                    # Nothing ran yet: a killed pooled connection is replaced once.
+                    if not retried and _connection_lost(exc):
+                        retried = True
+                        pool.purge_idle()
+                        continue
+                    _raise_ours(exc)
+                raise
+            break
         tx = _PgConn(conn)
         try:
-            async with conn.transaction():
-                yield tx
+            yield tx
         except BaseException as exc:
-            # Our own errors raised inside the block (a duplicate, a validation error) arrive
-            # after the rollback went through; a cancelled or failed statement may not have.
+            # Our own errors raised inside the block (a duplicate, a validation error) leave the
+            # connection usable once rolled back; a cancelled or failed statement may not.
             if isinstance(exc, Exception) and not isinstance(exc, (OSError, asyncio.TimeoutError)) and (
                 _reusable_after(exc) or not _is_driver_error(exc)
-            ):
-                pool.release(conn)  # discarded there if a transaction is still open
+            ) and not conn.is_closed():
+                try:
+                    await tr.rollback()
+                except Exception:  # noqa: BLE001 - the connection is gone: the server rolled back
+                    pool.discard(conn)
+                else:
+                    pool.release(conn)  # discarded there if a transaction is still open
             else:
                 pool.discard(conn)
+            if isinstance(exc, Exception):
+                _raise_ours(exc)
+            raise
+        try:
+            await tr.commit()
+        except BaseException as exc:
+            # The outcome of a COMMIT whose connection died is unknown: 503, never 500.
+            if _reusable_after(exc):
+                pool.release(conn)
+            else:
+                pool.discard(conn)
+            if isinstance(exc, Exception):
+                _raise_ours(exc)
             raise
         pool.release(conn)
         if tx.announced:
