@@ -162,14 +162,32 @@ sqlite3.register_converter("BOOLEAN", lambda raw: raw not in (b"0", b""))
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
 
+class _SqliteBusy(DatabaseUnavailable):
+    """SQLITE_BUSY: another connection (another process) holds the lock; nothing was done."""
+
+
+#: How long (milliseconds) a statement waits for a lock another process holds before the request
+#: answers 503; ``_busy_timeout`` in the dsn (as Kratos's SQLite driver spells it) overrides.
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
 class _SqliteConn:
-    """Runs statements on the one shared sqlite3 connection."""
+    """Runs statements on the one shared sqlite3 connection.
+
+    The connection's own busy handler is off (``busy_timeout = 0``): SQLite's busy wait sleeps
+    in the calling thread, which here is the event loop's, so a write lock held by another
+    process froze every request, ``/health/alive`` included (issue 15). A statement that finds
+    the database locked fails at once without having done anything; it is tried again after
+    ``asyncio.sleep`` back-off until :attr:`busy_timeout` seconds have passed, then
+    :class:`DatabaseUnavailable` (503) is raised.
+    """
 
     dialect = "sqlite"
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, busy_timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -> None:
         self._conn = conn
         self._sql_cache: dict[str, str] = {}
+        self.busy_timeout = busy_timeout
 
     def _sql(self, sql: str) -> str:
         out = self._sql_cache.get(sql)
@@ -187,27 +205,54 @@ class _SqliteConn:
                 raise UniqueViolation(str(exc)) from exc
             raise
         except sqlite3.OperationalError as exc:
-            if "database is locked" in str(exc) or "unable to open" in str(exc):
+            if "database is locked" in str(exc) or "database table is locked" in str(exc):
+                raise _SqliteBusy(str(exc)) from exc
+            if "unable to open" in str(exc) or "disk I/O error" in str(exc):
                 raise DatabaseUnavailable(str(exc)) from exc
             raise
 
+    async def _before_retry(self) -> None:
+        """Called (without a suspension before the statement runs) ahead of every retry."""
+
+    async def _run_waiting(self, sql: str, args: Sequence[Any]) -> sqlite3.Cursor:
+        """:meth:`_run` again and again off the lock, never blocking the event loop."""
+        deadline = time.monotonic() + self.busy_timeout
+        delay = 0.001
+        while True:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.025)
+            await self._before_retry()
+            try:
+                return self._run(sql, args)
+            except _SqliteBusy as exc:
+                if time.monotonic() >= deadline:
+                    raise DatabaseUnavailable(
+                        f"the SQLite database stayed locked by another connection for {self.busy_timeout:g} s"
+                    ) from exc
+
+    async def _cursor(self, sql: str, args: Sequence[Any]) -> sqlite3.Cursor:
+        try:
+            return self._run(sql, args)
+        except _SqliteBusy:
+            return await self._run_waiting(sql, args)
+
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
-        return [dict(r) for r in self._run(sql, args).fetchall()]
+        return [dict(r) for r in (await self._cursor(sql, args)).fetchall()]
 
     async def fetchrow(self, sql: str, *args: Any) -> dict[str, Any] | None:
-        row = self._run(sql, args).fetchone()
+        row = (await self._cursor(sql, args)).fetchone()
         return dict(row) if row is not None else None
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
-        row = self._run(sql, args).fetchone()
+        row = (await self._cursor(sql, args)).fetchone()
         return row[0] if row is not None else None
 
     async def execute(self, sql: str, *args: Any) -> int:
-        return self._run(sql, args).rowcount
+        return (await self._cursor(sql, args)).rowcount
 
     async def executemany(self, sql: str, args: Sequence[Sequence[Any]]) -> None:
         for item in args:
-            self._run(sql, item)
+            await self._cursor(sql, item)
 
 
 def _sqlite_args(args: Sequence[Any]) -> Sequence[Any]:
@@ -216,41 +261,80 @@ def _sqlite_args(args: Sequence[Any]) -> Sequence[Any]:
     return args
 
 
+def _busy_timeout_seconds(dsn: str) -> float:
+    query = dsn.split("?", 1)[1] if "?" in dsn else ""
+    for key, value in parse_qsl(query):
+        if key == "_busy_timeout":
+            try:
+                return max(int(value), 0) / 1000
+            except ValueError:
+                raise ValueError(f'sqlite dsn: _busy_timeout must be milliseconds, not "{value}"') from None
+    return SQLITE_BUSY_TIMEOUT_MS / 1000
+
+
 class SqliteDatabase(_SqliteConn):
-    """The embedded default: one connection, WAL, foreign keys on."""
+    """The embedded default: one connection, WAL, foreign keys on.
+
+    Statements run on the event loop thread: each takes microseconds (a whoami is one indexed
+    read), and handing every statement to a thread would cost more than the statement (see
+    docs/architecture.md, "Failure behaviour"). What could block, waiting for another process's
+    lock, is done by :meth:`_run_waiting` with ``asyncio.sleep`` instead.
+    """
 
     def __init__(self, info: DsnInfo) -> None:
+        busy_timeout = _busy_timeout_seconds(info.redacted)
         conn = sqlite3.connect(
             info.target,
             detect_types=sqlite3.PARSE_DECLTYPES,
             isolation_level=None,  # autocommit; we issue BEGIN/COMMIT ourselves
             check_same_thread=False,
+            timeout=0,  # no busy wait on the event loop thread: see _SqliteConn
         )
         conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 0")
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA busy_timeout = 5000")
+        super().__init__(conn, busy_timeout)
         if info.target != ":memory:":
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-        super().__init__(conn)
+            self._pragma_waiting("PRAGMA journal_mode = WAL")
+            self._pragma_waiting("PRAGMA synchronous = NORMAL")
         self.url = info.redacted
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # one transaction at a time (they share the connection)
+        self._no_transaction = asyncio.Event()  # set while no transaction is open
+        self._no_transaction.set()
         self._closed = False
+
+    def _pragma_waiting(self, sql: str) -> None:
+        # At startup, before the loop serves anything: a plain blocking retry is fine here.
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                self._run(sql, ())
+                return
+            except _SqliteBusy:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        # The lock keeps other coroutines' statements out of this transaction: they share the
-        # one connection. Plain statements outside transactions do not take the lock, which is
-        # safe because each runs to completion without awaiting.
+        # The lock keeps other transactions out; the event keeps plain statements out of an open
+        # transaction (they share the one connection: they would be rolled back with it).
+        # While BEGIN waits for another process's write lock, plain statements (reads) go on.
         async with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield _SqliteConn(self._conn)
+                self._run("BEGIN IMMEDIATE", ())
+            except _SqliteBusy:
+                await self._run_waiting("BEGIN IMMEDIATE", ())
+            self._no_transaction.clear()
+            try:
+                yield _SqliteConn(self._conn, self.busy_timeout)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             else:
                 self._conn.execute("COMMIT")
+            finally:
+                self._no_transaction.set()
 
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         await self._wait_for_transaction()
@@ -274,10 +358,12 @@ class SqliteDatabase(_SqliteConn):
 
     async def _wait_for_transaction(self) -> None:
         # A statement outside a transaction must not run inside another coroutine's open
-        # transaction on the shared connection (it would be rolled back with it).
-        if self._lock.locked():
-            async with self._lock:
-                pass
+        # transaction on the shared connection (it would be rolled back with it). No await
+        # between the last check and the statement: it runs before any other coroutine.
+        while not self._no_transaction.is_set():
+            await self._no_transaction.wait()
+
+    _before_retry = _wait_for_transaction
 
     def batch(self) -> contextlib.AbstractAsyncContextManager[Connection]:
         """Writes that must happen together: a transaction here (PostgreSQL sends them as one
@@ -285,7 +371,8 @@ class SqliteDatabase(_SqliteConn):
         return self.transaction()
 
     async def ping(self) -> None:
-        self._conn.execute("SELECT 1").fetchone()
+        await self._wait_for_transaction()
+        (await self._cursor("SELECT 1", ())).fetchone()
 
     async def close(self) -> None:
         if not self._closed:

@@ -219,3 +219,96 @@ async def test_database_down_is_503_on_every_route_and_not_ready(tmp_path: Path,
             assert (await public.get("/health/alive")).status_code == 200
     finally:
         await app.stop()
+
+
+_HOLD_LOCK = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+conn.execute("CREATE TABLE IF NOT EXISTS lock_holder (x INTEGER)")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("COMMIT")
+"""
+
+
+def _hold_write_lock(path: Path, seconds: float) -> subprocess.Popen[str]:
+    """Another process that holds the SQLite write lock for ``seconds``."""
+    proc = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+async def test_sqlite_lock_held_by_another_process_does_not_freeze_the_server(tmp_path: Path) -> None:
+    import kratos_password.plugin as password_plugin
+
+    path = tmp_path / "kratos.sqlite"
+    app = make_app(tmp_path, _registration_cfg(tmp_path, f"sqlite://{path}?_fk=true&_busy_timeout=1000"), plugins=[password_plugin])
+    await app.start(migrate=True)
+    try:
+        transport = httpx.ASGITransport(app=app.public)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:4433", timeout=30) as client:
+            flow = (await client.get("/self-service/registration/api")).json()
+            holder = await asyncio.to_thread(_hold_write_lock, path, 2.5)
+            try:
+                started = time.monotonic()
+                submit = asyncio.create_task(
+                    client.post(
+                        f"/self-service/registration?flow={flow['id']}",
+                        json={"method": "password", "password": "correct horse battery staple", "traits": {"email": "locked@example.org"}},
+                    )
+                )
+                # While the registration waits for the lock, the server keeps answering.
+                alive_times = []
+                for _ in range(10):
+                    t0 = time.monotonic()
+                    assert (await client.get("/health/alive")).status_code == 200
+                    alive_times.append(time.monotonic() - t0)
+                    await asyncio.sleep(0.05)
+                assert max(alive_times) < 0.25, alive_times
+                # Reads go on too (WAL readers do not wait for writers).
+                assert (await client.get(f"/self-service/registration/flows?id={flow['id']}")).status_code == 200
+                r = await submit
+                waited = time.monotonic() - started
+                _assert_503_shape(r)
+                assert 0.9 < waited < 2.4, waited  # the bounded wait (1 s), not the whole hold
+            finally:
+                await asyncio.to_thread(holder.wait, 10)
+            # Nothing was written by the refused submit; once the lock is free, writes work.
+            assert await app.db.fetchval("SELECT count(*) FROM identities") == 0
+            flow = (await client.get("/self-service/registration/api")).json()
+            r = await client.post(
+                f"/self-service/registration?flow={flow['id']}",
+                json={"method": "password", "password": "correct horse battery staple", "traits": {"email": "locked@example.org"}},
+            )
+            assert r.status_code == 200, r.text
+    finally:
+        await app.stop()
+
+
+async def test_sqlite_write_waits_for_a_short_lock_and_succeeds(tmp_path: Path) -> None:
+    path = tmp_path / "k.sqlite"
+    db = await open_database(f"sqlite://{path}?_busy_timeout=3000")
+    try:
+        await db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        holder = await asyncio.to_thread(_hold_write_lock, path, 0.5)
+        try:
+            ticks = 0
+
+            async def ticker() -> None:
+                nonlocal ticks
+                while True:
+                    await asyncio.sleep(0.01)
+                    ticks += 1
+
+            tick_task = asyncio.create_task(ticker())
+            async with db.transaction() as tx:
+                await tx.execute("INSERT INTO t (id) VALUES (1)")
+            assert await db.execute("INSERT INTO t (id) VALUES (2)") == 1
+            tick_task.cancel()
+            assert ticks >= 10  # the loop ran while the transaction waited for the lock
+        finally:
+            await asyncio.to_thread(holder.wait, 10)
+        assert await db.fetchval("SELECT count(*) FROM t") == 2
+    finally:
+        await db.close()
