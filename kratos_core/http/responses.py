@@ -16,6 +16,7 @@ from litestar.exceptions import HTTPException
 
 from ..bounds import check_bounds, decode_json_bounded
 from ..errors import BadRequest, KratosError, ServiceUnavailable
+from ..persistence.db import database_unavailable
 
 __all__ = [
     "json_response",
@@ -28,7 +29,6 @@ __all__ = [
     "NO_CACHE",
     "int_query_param",
     "unavailable_response",
-    "database_unavailable",
     "RETRY_AFTER_SECONDS",
 ]
 
@@ -96,20 +96,6 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response[byte
 
 #: Seconds a client is asked to wait after a 503 for an unavailable database.
 RETRY_AFTER_SECONDS = 1
-
-
-def database_unavailable(exc: BaseException) -> BaseException | None:
-    """The database-unavailability error behind ``exc`` (itself, or a cause of it), if any."""
-    from ..persistence.db import DatabaseUnavailable
-
-    seen = 0
-    current: BaseException | None = exc
-    while current is not None and seen < 10:
-        if isinstance(current, DatabaseUnavailable):
-            return current
-        current = current.__cause__ or current.__context__
-        seen += 1
-    return None
 
 
 def unavailable_response(request: Request) -> Response[bytes]:

@@ -37,6 +37,7 @@ __all__ = [
     "Connection",
     "UniqueViolation",
     "DatabaseUnavailable",
+    "database_unavailable",
     "open_database",
     "parse_dsn",
     "DsnInfo",
@@ -61,6 +62,19 @@ class UniqueViolation(Exception):
 
 class DatabaseUnavailable(Exception):
     """The database could not be reached."""
+
+
+def database_unavailable(exc: BaseException) -> DatabaseUnavailable | None:
+    """The :class:`DatabaseUnavailable` behind ``exc`` (itself, or a cause of it), if any: the
+    request answers 503 then, never 500."""
+    current: BaseException | None = exc
+    for _ in range(10):
+        if current is None:
+            return None
+        if isinstance(current, DatabaseUnavailable):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
 
 
 class Connection(Protocol):

@@ -9,11 +9,14 @@ import time
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from kratos_core.courier import Courier, store
 from kratos_core.courier.model import utcnow
 from tests.courier_helpers import FAST, Recorder, dispatch_statuses, wait_status
 from tests.integration.test_courier_redis import namespace, queue, redis_url, start_app  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.redis
 
 LEASE = dt.timedelta(milliseconds=800)
 

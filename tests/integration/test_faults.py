@@ -11,7 +11,6 @@ every route answer 503 and ``/health/ready`` not ready.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,12 +19,10 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-import pytest
 
 from kratos_core.persistence.db import DatabaseUnavailable, open_database
 from tests.conftest import base_config, free_port, make_app
 
-pytestmark = pytest.mark.asyncio if hasattr(pytest.mark, "asyncio") else []
 
 
 def _pg(dsn: str) -> str:
