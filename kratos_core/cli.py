@@ -245,6 +245,10 @@ async def _serve(app: Any, sockets: list[Any]) -> None:
         log.info("stopped")
 
 
+#: Seconds between closing the listening sockets and closing connections without a request.
+_SHUTDOWN_READ_GRACE = 0.25
+
+
 def _server_class() -> Any:
     import uvicorn
 
@@ -254,6 +258,15 @@ def _server_class() -> Any:
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
             yield
+
+        async def shutdown(self, sockets: Any = None) -> None:
+            # Stop listening first, then give connections accepted just before a moment for
+            # their request to arrive: uvicorn closes a connection that has no request under
+            # way at once, which drops a request already sent but not yet read (issue 15).
+            for server in self.servers:
+                server.close()
+            await asyncio.sleep(_SHUTDOWN_READ_GRACE)
+            await super().shutdown(sockets=sockets)
 
     return Server
 

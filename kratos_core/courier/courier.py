@@ -72,8 +72,9 @@ class CourierOptions(msgspec.Struct, frozen=True, kw_only=True):
         retry_backoff: ``KRATOS_COURIER_RETRY_BACKOFF`` (Go duration, default ``1s``): the wait
             after the first failed attempt, doubled after each further one.
         max_backoff: ``KRATOS_COURIER_RETRY_BACKOFF_MAX`` (default ``10m``).
-        processing_timeout: ``KRATOS_COURIER_PROCESSING_TIMEOUT`` (default ``2m``): a message
-            ``processing`` longer than this is taken as lost by a crashed worker.
+        processing_timeout: ``KRATOS_COURIER_PROCESSING_TIMEOUT`` (default ``10s``): the lease of
+            a claim; the delivering worker renews it every quarter of this while it sends, so a
+            message whose lease is older is taken as lost by a crashed worker and sent again.
         broker_grace: Messages younger than this are left to the broker by the poller.
         concurrency: In-process consumers (and Dramatiq threads) delivering at once.
     """
@@ -82,7 +83,7 @@ class CourierOptions(msgspec.Struct, frozen=True, kw_only=True):
     broker_namespace: str = "kratos"
     retry_backoff: dt.timedelta = dt.timedelta(seconds=1)
     max_backoff: dt.timedelta = dt.timedelta(minutes=10)
-    processing_timeout: dt.timedelta = dt.timedelta(minutes=2)
+    processing_timeout: dt.timedelta = dt.timedelta(seconds=10)
     broker_grace: dt.timedelta = dt.timedelta(seconds=10)
     concurrency: int = 4
 
@@ -133,7 +134,12 @@ class Courier:
         self._queue: MessageQueue | None = None
         self._handoffs: set[asyncio.Task[None]] = set()
         self._poller_task: asyncio.Task[None] | None = None
-        self.deliverer = Deliverer(app, retry_backoff=self.options.retry_backoff, max_backoff=self.options.max_backoff)
+        self.deliverer = Deliverer(
+            app,
+            retry_backoff=self.options.retry_backoff,
+            max_backoff=self.options.max_backoff,
+            processing_timeout=self.options.processing_timeout,
+        )
 
     # -- start-up ---------------------------------------------------------------------------------
 

@@ -92,6 +92,20 @@ async def claim_message(conn: Connection, message_id: uuid.UUID, now: dt.datetim
     return await get_message(conn, message_id)
 
 
+async def renew_lease(conn: Connection, message_id: uuid.UUID, now: dt.datetime) -> bool:
+    """Extend the claim on a ``processing`` message (its ``updated_at`` is the lease's start).
+
+    Returns:
+        False when the message is no longer ``processing`` (recovered by a poller meanwhile).
+    """
+    renewed = await conn.execute(
+        "UPDATE courier_messages SET updated_at = $2 WHERE id = $1 AND status = 'processing'",
+        message_id,
+        now,
+    )
+    return renewed == 1
+
+
 async def record_attempt(
     db: Database,
     message: Message,

@@ -3,14 +3,17 @@
 Statuses (kratos-behaviour.md section 8.3): ``queued -> processing -> sent``; after a failed
 attempt back to ``queued`` (not before ``next_attempt_at``), and ``abandoned`` once
 ``send_count > courier.message_retries``. Every attempt is a dispatch row, ``success`` or
-``failed`` with the error. Delivery is at-least-once: a worker that dies mid-send leaves the
-message ``processing``; the poller treats it as a failed attempt after
-``processing_timeout`` and sends it again.
+``failed`` with the error. Delivery is at-least-once: a claim is a lease (``updated_at`` of a ``processing``
+message) that the delivering worker renews every ``processing_timeout / 4`` while it sends; a
+worker that dies mid-send stops renewing, and once its lease is older than
+``processing_timeout`` (default 10 s) the poller counts the attempt as failed and sends the
+message again, seconds later rather than minutes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import uuid
@@ -25,13 +28,17 @@ from .model import DeliveryError, Dispatch, Message, utcnow
 if TYPE_CHECKING:  # pragma: no cover
     from ..app import KratosApp
 
-__all__ = ["Outcome", "Deliverer", "Poller", "backoff"]
+__all__ = ["Outcome", "Deliverer", "Poller", "backoff", "DEFAULT_PROCESSING_TIMEOUT"]
 
 log = logging.getLogger("kratos.courier")
 
 #: Our guard around a channel's own timeout (Kratos: 10 s), so a hung plugin cannot hold a
 #: message in ``processing`` until crash recovery.
 SEND_GUARD_SECONDS = 30.0
+
+#: How long a claim (lease) on a ``processing`` message lasts without renewal: after that, the
+#: poller takes the message as lost with a dead worker (``KRATOS_COURIER_PROCESSING_TIMEOUT``).
+DEFAULT_PROCESSING_TIMEOUT = dt.timedelta(seconds=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +62,21 @@ class Deliverer:
         app: The started app (database, plugins, config).
         retry_backoff: Wait after the first failed attempt; doubled after each further one.
         max_backoff: The longest wait between attempts.
+        processing_timeout: The lease of a claim; renewed every quarter of it while sending.
     """
 
-    def __init__(self, app: KratosApp, *, retry_backoff: dt.timedelta, max_backoff: dt.timedelta) -> None:
+    def __init__(
+        self,
+        app: KratosApp,
+        *,
+        retry_backoff: dt.timedelta,
+        max_backoff: dt.timedelta,
+        processing_timeout: dt.timedelta = DEFAULT_PROCESSING_TIMEOUT,
+    ) -> None:
         self.app = app
         self.retry_backoff = retry_backoff
         self.max_backoff = max_backoff
+        self.renew_every = max(processing_timeout.total_seconds() / 4, 0.05)
         self._configured: set[str] = set()
 
     def configure_channels(self) -> None:
@@ -99,8 +115,24 @@ class Deliverer:
             # Kratos abandons over-tried messages without another attempt (e.g. after the
             # retry setting was lowered).
             return await self._finish(message, None, abandon=True)
-        error = await self._attempt(message)
+        renewer = asyncio.create_task(self._renew(message.id))
+        try:
+            error = await self._attempt(message)
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
         return await self._finish(message, error)
+
+    async def _renew(self, message_id: uuid.UUID) -> None:
+        """Keep the claim alive while this worker is sending (until cancelled)."""
+        while True:
+            await asyncio.sleep(self.renew_every)
+            try:
+                if not await store.renew_lease(self.app.db, message_id, utcnow()):
+                    return  # recovered by a poller meanwhile: at-least-once, nothing to guard
+            except Exception as exc:  # noqa: BLE001 - the database is away: try again later
+                log.warning("courier: renewing the claim on message %s failed: %s", message_id, exc)
 
     async def _attempt(self, message: Message) -> DeliveryError | None:
         try:

@@ -28,6 +28,7 @@ from ..errors import BadRequest, Gone, InternalServerError, KratosError, NotFoun
 from ..identity.model import utcnow
 from ..identity.validation import TraitsValidationError
 from ..persistence import flows as store
+from ..persistence.db import database_unavailable
 from ..ui import messages
 from ..ui.nodes import csrf_node
 from ..ui.text import TextMessage
@@ -321,6 +322,8 @@ class FlowHandler:
 
     async def flow_error(self, flow: Flow, body: Mapping[str, Any], exc: Exception) -> Response[Any]:
         """Answer an error raised while a flow exists (the response matrix, section 3.2)."""
+        if database_unavailable(exc) is not None:
+            raise exc  # 503 with Retry-After from the app's handler, never a 500 (issue 15)
         if isinstance(exc, TraitsValidationError):
             exc = FlowValidationError.from_traits(exc.issues)
         if isinstance(exc, FlowExpired):

@@ -15,7 +15,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
 from ..bounds import check_bounds, decode_json_bounded
-from ..errors import BadRequest, KratosError
+from ..errors import BadRequest, KratosError, ServiceUnavailable
+from ..persistence.db import database_unavailable
 
 __all__ = [
     "json_response",
@@ -27,6 +28,8 @@ __all__ = [
     "decode_struct",
     "NO_CACHE",
     "int_query_param",
+    "unavailable_response",
+    "RETRY_AFTER_SECONDS",
 ]
 
 log = logging.getLogger("kratos.http")
@@ -91,7 +94,26 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response[byte
     return response
 
 
+#: Seconds a client is asked to wait after a 503 for an unavailable database.
+RETRY_AFTER_SECONDS = 1
+
+
+def unavailable_response(request: Request) -> Response[bytes]:
+    """503 in Kratos's shape with ``Retry-After``: the database could not answer in time."""
+    error = ServiceUnavailable(
+        "The database is unavailable or busy. "
+        "Try again shortly.",
+    )
+    error.headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}  # type: ignore[attr-defined]
+    return error_response(request, error)
+
+
 def handle_unexpected(request: Request, exc: Exception) -> Response[bytes]:
+    # Database unavailable (down, refused, connection killed, SQLite lock not got in time):
+    # 503 with Retry-After, never 500 (issue 15). Logged without the stack: it is an outage.
+    if database_unavailable(exc) is not None:
+        log.warning("%s %s: database unavailable: %s", request.method, request.url.path, database_unavailable(exc))
+        return unavailable_response(request)
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     error = KratosError("An unexpected error occurred; it has been logged.")
     return error_response(request, error)

@@ -37,6 +37,7 @@ __all__ = [
     "Connection",
     "UniqueViolation",
     "DatabaseUnavailable",
+    "database_unavailable",
     "open_database",
     "parse_dsn",
     "DsnInfo",
@@ -61,6 +62,19 @@ class UniqueViolation(Exception):
 
 class DatabaseUnavailable(Exception):
     """The database could not be reached."""
+
+
+def database_unavailable(exc: BaseException) -> DatabaseUnavailable | None:
+    """The :class:`DatabaseUnavailable` behind ``exc`` (itself, or a cause of it), if any: the
+    request answers 503 then, never 500."""
+    current: BaseException | None = exc
+    for _ in range(10):
+        if current is None:
+            return None
+        if isinstance(current, DatabaseUnavailable):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
 
 
 class Connection(Protocol):
@@ -162,14 +176,32 @@ sqlite3.register_converter("BOOLEAN", lambda raw: raw not in (b"0", b""))
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
 
+class _SqliteBusy(DatabaseUnavailable):
+    """SQLITE_BUSY: another connection (another process) holds the lock; nothing was done."""
+
+
+#: How long (milliseconds) a statement waits for a lock another process holds before the request
+#: answers 503; ``_busy_timeout`` in the dsn (as Kratos's SQLite driver spells it) overrides.
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
 class _SqliteConn:
-    """Runs statements on the one shared sqlite3 connection."""
+    """Runs statements on the one shared sqlite3 connection.
+
+    The connection's own busy handler is off (``busy_timeout = 0``): SQLite's busy wait sleeps
+    in the calling thread, which here is the event loop's, so a write lock held by another
+    process froze every request, ``/health/alive`` included (issue 15). A statement that finds
+    the database locked fails at once without having done anything; it is tried again after
+    ``asyncio.sleep`` back-off until :attr:`busy_timeout` seconds have passed, then
+    :class:`DatabaseUnavailable` (503) is raised.
+    """
 
     dialect = "sqlite"
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, busy_timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -> None:
         self._conn = conn
         self._sql_cache: dict[str, str] = {}
+        self.busy_timeout = busy_timeout
 
     def _sql(self, sql: str) -> str:
         out = self._sql_cache.get(sql)
@@ -187,27 +219,54 @@ class _SqliteConn:
                 raise UniqueViolation(str(exc)) from exc
             raise
         except sqlite3.OperationalError as exc:
-            if "database is locked" in str(exc) or "unable to open" in str(exc):
+            if "database is locked" in str(exc) or "database table is locked" in str(exc):
+                raise _SqliteBusy(str(exc)) from exc
+            if "unable to open" in str(exc) or "disk I/O error" in str(exc):
                 raise DatabaseUnavailable(str(exc)) from exc
             raise
 
+    async def _before_retry(self) -> None:
+        """Called (without a suspension before the statement runs) ahead of every retry."""
+
+    async def _run_waiting(self, sql: str, args: Sequence[Any]) -> sqlite3.Cursor:
+        """:meth:`_run` again and again off the lock, never blocking the event loop."""
+        deadline = time.monotonic() + self.busy_timeout
+        delay = 0.001
+        while True:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.025)
+            await self._before_retry()
+            try:
+                return self._run(sql, args)
+            except _SqliteBusy as exc:
+                if time.monotonic() >= deadline:
+                    raise DatabaseUnavailable(
+                        f"the SQLite database stayed locked by another connection for {self.busy_timeout:g} s"
+                    ) from exc
+
+    async def _cursor(self, sql: str, args: Sequence[Any]) -> sqlite3.Cursor:
+        try:
+            return self._run(sql, args)
+        except _SqliteBusy:
+            return await self._run_waiting(sql, args)
+
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
-        return [dict(r) for r in self._run(sql, args).fetchall()]
+        return [dict(r) for r in (await self._cursor(sql, args)).fetchall()]
 
     async def fetchrow(self, sql: str, *args: Any) -> dict[str, Any] | None:
-        row = self._run(sql, args).fetchone()
+        row = (await self._cursor(sql, args)).fetchone()
         return dict(row) if row is not None else None
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
-        row = self._run(sql, args).fetchone()
+        row = (await self._cursor(sql, args)).fetchone()
         return row[0] if row is not None else None
 
     async def execute(self, sql: str, *args: Any) -> int:
-        return self._run(sql, args).rowcount
+        return (await self._cursor(sql, args)).rowcount
 
     async def executemany(self, sql: str, args: Sequence[Sequence[Any]]) -> None:
         for item in args:
-            self._run(sql, item)
+            await self._cursor(sql, item)
 
 
 def _sqlite_args(args: Sequence[Any]) -> Sequence[Any]:
@@ -216,41 +275,80 @@ def _sqlite_args(args: Sequence[Any]) -> Sequence[Any]:
     return args
 
 
+def _busy_timeout_seconds(dsn: str) -> float:
+    query = dsn.split("?", 1)[1] if "?" in dsn else ""
+    for key, value in parse_qsl(query):
+        if key == "_busy_timeout":
+            try:
+                return max(int(value), 0) / 1000
+            except ValueError:
+                raise ValueError(f'sqlite dsn: _busy_timeout must be milliseconds, not "{value}"') from None
+    return SQLITE_BUSY_TIMEOUT_MS / 1000
+
+
 class SqliteDatabase(_SqliteConn):
-    """The embedded default: one connection, WAL, foreign keys on."""
+    """The embedded default: one connection, WAL, foreign keys on.
+
+    Statements run on the event loop thread: each takes microseconds (a whoami is one indexed
+    read), and handing every statement to a thread would cost more than the statement (see
+    docs/architecture.md, "Failure behaviour"). What could block, waiting for another process's
+    lock, is done by :meth:`_run_waiting` with ``asyncio.sleep`` instead.
+    """
 
     def __init__(self, info: DsnInfo) -> None:
+        busy_timeout = _busy_timeout_seconds(info.redacted)
         conn = sqlite3.connect(
             info.target,
             detect_types=sqlite3.PARSE_DECLTYPES,
             isolation_level=None,  # autocommit; we issue BEGIN/COMMIT ourselves
             check_same_thread=False,
+            timeout=0,  # no busy wait on the event loop thread: see _SqliteConn
         )
         conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 0")
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA busy_timeout = 5000")
+        super().__init__(conn, busy_timeout)
         if info.target != ":memory:":
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-        super().__init__(conn)
+            self._pragma_waiting("PRAGMA journal_mode = WAL")
+            self._pragma_waiting("PRAGMA synchronous = NORMAL")
         self.url = info.redacted
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # one transaction at a time (they share the connection)
+        self._no_transaction = asyncio.Event()  # set while no transaction is open
+        self._no_transaction.set()
         self._closed = False
+
+    def _pragma_waiting(self, sql: str) -> None:
+        # At startup, before the loop serves anything: a plain blocking retry is fine here.
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                self._run(sql, ())
+                return
+            except _SqliteBusy:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        # The lock keeps other coroutines' statements out of this transaction: they share the
-        # one connection. Plain statements outside transactions do not take the lock, which is
-        # safe because each runs to completion without awaiting.
+        # The lock keeps other transactions out; the event keeps plain statements out of an open
+        # transaction (they share the one connection: they would be rolled back with it).
+        # While BEGIN waits for another process's write lock, plain statements (reads) go on.
         async with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield _SqliteConn(self._conn)
+                self._run("BEGIN IMMEDIATE", ())
+            except _SqliteBusy:
+                await self._run_waiting("BEGIN IMMEDIATE", ())
+            self._no_transaction.clear()
+            try:
+                yield _SqliteConn(self._conn, self.busy_timeout)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             else:
                 self._conn.execute("COMMIT")
+            finally:
+                self._no_transaction.set()
 
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         await self._wait_for_transaction()
@@ -274,10 +372,12 @@ class SqliteDatabase(_SqliteConn):
 
     async def _wait_for_transaction(self) -> None:
         # A statement outside a transaction must not run inside another coroutine's open
-        # transaction on the shared connection (it would be rolled back with it).
-        if self._lock.locked():
-            async with self._lock:
-                pass
+        # transaction on the shared connection (it would be rolled back with it). No await
+        # between the last check and the statement: it runs before any other coroutine.
+        while not self._no_transaction.is_set():
+            await self._no_transaction.wait()
+
+    _before_retry = _wait_for_transaction
 
     def batch(self) -> contextlib.AbstractAsyncContextManager[Connection]:
         """Writes that must happen together: a transaction here (PostgreSQL sends them as one
@@ -285,7 +385,8 @@ class SqliteDatabase(_SqliteConn):
         return self.transaction()
 
     async def ping(self) -> None:
-        self._conn.execute("SELECT 1").fetchone()
+        await self._wait_for_transaction()
+        (await self._cursor("SELECT 1", ())).fetchone()
 
     async def close(self) -> None:
         if not self._closed:
@@ -519,8 +620,62 @@ def _raise_ours(exc: Exception) -> None:
 
     if isinstance(exc, asyncpg.UniqueViolationError):
         raise UniqueViolation(f"{exc.constraint_name}: {exc.detail or exc}") from exc
+    if _connection_lost(exc) or isinstance(exc, (TimeoutError, asyncpg.TooManyConnectionsError)):
+        raise DatabaseUnavailable(str(exc) or type(exc).__name__) from exc
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says the connection (not the statement) failed: refused, closed, killed
+    by the server (``pg_terminate_backend``, shutdown, crash)."""
+    import asyncpg
+
     if isinstance(exc, (OSError, asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.CannotConnectNowError)):
-        raise DatabaseUnavailable(str(exc)) from exc
+        return True
+    if isinstance(
+        exc,
+        (
+            asyncpg.exceptions.AdminShutdownError,  # 57P01: pg_terminate_backend, smart/fast shutdown
+            asyncpg.exceptions.CrashShutdownError,  # 57P02
+            asyncpg.exceptions.PostgresConnectionError,  # class 08
+        ),
+    ):
+        return True
+    if isinstance(exc, asyncpg.exceptions._base.InternalClientError):
+        # "cannot switch to state ...": the connection got the server's FATAL message while
+        # idle in the pool and refuses the statement before sending it.
+        return True
+    return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
+
+
+def _not_applied(exc: BaseException) -> bool:
+    """Whether a statement that failed with ``exc`` certainly changed nothing.
+
+    An error *response* from the server (``AdminShutdownError`` when the backend was terminated
+    while running it) means the statement failed and its implicit transaction rolled back; the
+    driver refusing a closed connection means nothing was sent. A connection that just vanished
+    mid-statement (``ConnectionDoesNotExistError``) says nothing either way: the write may have
+    committed.
+    """
+    import asyncpg
+
+    if isinstance(exc, (asyncpg.PostgresError, asyncpg.exceptions._base.InternalClientError)):
+        return True
+    return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
+
+
+_READ_ONLY: dict[str, bool] = {}
+
+
+def _read_only(sql: str) -> bool:
+    """A plain SELECT (no data-modifying CTE, no row locks): safe to run twice."""
+    ro = _READ_ONLY.get(sql)
+    if ro is None:
+        head = sql.lstrip()[:6].upper()
+        upper = sql.upper()
+        ro = head == "SELECT" and " FOR UPDATE" not in upper and " FOR SHARE" not in upper and "PG_NOTIFY" not in upper
+        if len(_READ_ONLY) < 4096:
+            _READ_ONLY[sql] = ro
+    return ro
 
 
 async def _init_pg_connection(conn: Any) -> None:
@@ -647,6 +802,14 @@ class _LeanPool:
         self._size -= 1
         self._wake_for_slot()
 
+    def purge_idle(self) -> None:
+        """Drop every idle connection: one was found killed by the server (a restart, an
+        operator's ``pg_terminate_backend``), so the others likely were too; the next acquire
+        opens a fresh one."""
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            self.discard(conn)
+
     def _wake_for_slot(self) -> None:
         waiters = self._waiters
         while waiters and self._size < self._max:
@@ -676,8 +839,13 @@ def _reusable_after(exc: BaseException) -> bool:
     import asyncpg
 
     # A server-side SQL error (constraint, syntax...) leaves the connection idle and usable;
-    # anything else (cancellation, timeout, I/O, protocol state) may leave a query in flight.
-    return isinstance(exc, asyncpg.PostgresError) and not isinstance(exc, asyncpg.InterfaceError)
+    # anything else (cancellation, timeout, I/O, protocol state, a terminated backend) may
+    # leave a query in flight or the connection dead.
+    return (
+        isinstance(exc, asyncpg.PostgresError)
+        and not isinstance(exc, asyncpg.InterfaceError)
+        and not _connection_lost(exc)
+    )
 
 
 class PostgresDatabase:
@@ -711,25 +879,47 @@ class PostgresDatabase:
         pool = self._pool
         if pool is None:
             raise DatabaseUnavailable("the database is not connected")
-        try:
-            conn = await pool.acquire()
-        except Exception as exc:
-            _raise_ours(exc)
-            raise
-        try:
-            result = await getattr(conn, method)(sql, *args)
-            flushed = _needs_flush(sql)
-            if flushed:
-                await _flush_announcement(conn)
-        except BaseException as exc:
-            if _reusable_after(exc):
-                pool.release(conn)
-            else:
-                pool.discard(conn)
-            if isinstance(exc, Exception):
+        retried = False
+        while True:
+            try:
+                conn = await pool.acquire()
+            except Exception as exc:
                 _raise_ours(exc)
-            raise
-        pool.release(conn)
+                raise
+            try:
+                result = await getattr(conn, method)(sql, *args)
+            except BaseException as exc:
+                if _reusable_after(exc):
+                    pool.release(conn)
+                else:
+                    pool.discard(conn)
+                if isinstance(exc, Exception):
+                    # A pooled connection the server killed (pg_terminate_backend, restart):
+                    # once more on a fresh one, where running the statement again cannot
+                    # apply it twice (issue 15). Otherwise DatabaseUnavailable: a 503.
+                    if not retried and _connection_lost(exc) and (_read_only(sql) or _not_applied(exc)):
+                        retried = True
+                        log.info("database connection lost (%s); retrying the statement once", type(exc).__name__)
+                        pool.purge_idle()
+                        continue
+                    _raise_ours(exc)
+                raise
+            break
+        flushed = _needs_flush(sql)
+        if flushed:
+            try:
+                await _flush_announcement(conn)
+            except BaseException as exc:
+                pool.discard(conn)
+                if not isinstance(exc, Exception) or not _connection_lost(exc):
+                    raise
+                # The write is committed: announce it on another connection.
+                await self._run("fetchval", _NOTIFY, (SESSION_CHANGES_CHANNEL, "*"))
+                _tell_local("*")
+            else:
+                pool.release(conn)
+        else:
+            pool.release(conn)
         if flushed:
             await self.await_echo("*")
         return result
@@ -759,24 +949,57 @@ class PostgresDatabase:
         pool = self._pool
         if pool is None:
             raise DatabaseUnavailable("the database is not connected")
-        try:
-            conn = await pool.acquire()
-        except Exception as exc:
-            _raise_ours(exc)
-            raise
+        retried = False
+        while True:
+            try:
+                conn = await pool.acquire()
+            except Exception as exc:
+                _raise_ours(exc)
+                raise
+            tr = conn.transaction()
+            try:
+                await tr.start()
+            except BaseException as exc:
+                pool.discard(conn)
+                if isinstance(exc, Exception):
+                    # Nothing ran yet: a killed pooled connection is replaced once.
+                    if not retried and _connection_lost(exc):
+                        retried = True
+                        pool.purge_idle()
+                        continue
+                    _raise_ours(exc)
+                raise
+            break
         tx = _PgConn(conn)
         try:
-            async with conn.transaction():
-                yield tx
+            yield tx
         except BaseException as exc:
-            # Our own errors raised inside the block (a duplicate, a validation error) arrive
-            # after the rollback went through; a cancelled or failed statement may not have.
+            # Our own errors raised inside the block (a duplicate, a validation error) leave the
+            # connection usable once rolled back; a cancelled or failed statement may not.
             if isinstance(exc, Exception) and not isinstance(exc, (OSError, asyncio.TimeoutError)) and (
                 _reusable_after(exc) or not _is_driver_error(exc)
-            ):
-                pool.release(conn)  # discarded there if a transaction is still open
+            ) and not conn.is_closed():
+                try:
+                    await tr.rollback()
+                except Exception:  # noqa: BLE001 - the connection is gone: the server rolled back
+                    pool.discard(conn)
+                else:
+                    pool.release(conn)  # discarded there if a transaction is still open
             else:
                 pool.discard(conn)
+            if isinstance(exc, Exception):
+                _raise_ours(exc)
+            raise
+        try:
+            await tr.commit()
+        except BaseException as exc:
+            # The outcome of a COMMIT whose connection died is unknown: 503, never 500.
+            if _reusable_after(exc):
+                pool.release(conn)
+            else:
+                pool.discard(conn)
+            if isinstance(exc, Exception):
+                _raise_ours(exc)
             raise
         pool.release(conn)
         if tx.announced:
