@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from litestar import Litestar
 
     from .config import Config
+    from .builtin.audit import AuditLog
     from .courier import Courier
     from .security.throttle import Throttle
     from .services import Services
@@ -52,6 +53,8 @@ class KratosApp:
         self._db: Database | None = None
         self._schemas: SchemaRegistry | None = None
         self._identities: IdentityManager | None = None
+        #: The audit log's writer while started (None when ``security.audit`` is off or blocked).
+        self.audit: AuditLog | None = None
         self.started = False
 
     @property
@@ -146,19 +149,39 @@ class KratosApp:
 
                 raise ConfigError("security", str(exc)) from None
             await self.plugins.hooks.startup(config=self.config)
+            await self._start_audit()
             # The session cache (PostgreSQL) starts listening now, so it serves the first requests.
             self.sessions.session_cache()
         except BaseException:
+            await self._stop_audit()
             await self._db.close()
             self._db = None
             raise
         self.started = True
+
+    async def _start_audit(self) -> None:
+        """Register the audit observer of this app (a per-app object: it holds the writer)."""
+        from .builtin.audit import PLUGIN_NAME, AuditLog
+
+        if not self.config.security.audit.enabled or PLUGIN_NAME in self.plugins.blocked:
+            return
+        audit = AuditLog(self)
+        await audit.start()
+        self.plugins.pm.register(audit, name=PLUGIN_NAME)
+        self.audit = audit
+
+    async def _stop_audit(self) -> None:
+        audit, self.audit = self.audit, None
+        if audit is not None:
+            self.plugins.pm.unregister(audit)
+            await audit.stop()
 
     async def stop(self) -> None:
         if not self.started:
             return
         self.started = False
         await self.plugins.hooks.shutdown(config=self.config)
+        await self._stop_audit()
         if "courier" in self.__dict__:
             await self.courier.stop()
         if "throttle" in self.__dict__:

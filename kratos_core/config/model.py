@@ -779,6 +779,20 @@ class AccountEnumeration(OpenSection):
     mitigate: bool = False
 
 
+class Audit(Section):
+    """``security.audit``: the audit log (not a Kratos key; docs/security.md)."""
+
+    enabled: bool = True
+    """Persist every event of the catalogue in ``audit_events`` (on by default)."""
+    retention: timedelta = timedelta(days=90)
+    """Rows older than this are deleted (hourly, and at start)."""
+    queue_size: int = 10000
+    """Events buffered in memory before the background writer stores them; past it the
+    oldest buffered events are dropped (counted in ``kratos_audit_dropped_total``)."""
+    flush_interval: timedelta = timedelta(milliseconds=500)
+    """How often the background writer stores buffered events."""
+
+
 class Security(OpenSection):
     """``security``."""
 
@@ -786,6 +800,8 @@ class Security(OpenSection):
     disallow_ref_in_identity_schemas: bool = False
     rate_limits: RateLimits = field(default_factory=RateLimits)
     """Throttling and lockout (beyond Kratos; :class:`RateLimits`)."""
+    audit: Audit = field(default_factory=Audit)
+    """The audit log (beyond Kratos; :class:`Audit`)."""
     trusted_proxies: tuple[str, ...] = ()
     """Addresses or networks (CIDR) of reverse proxies whose ``X-Forwarded-For`` names the
     client (beyond Kratos). Default none: the peer address counts."""

@@ -17,9 +17,11 @@ from .. import __version__
 from ..errors import KratosError
 from .admin_identities import identity_handlers
 from .admin_recovery import admin_recovery_handlers
+from .admin_audit import audit_admin_handlers, metrics_handlers
 from .admin_throttle import throttle_admin_handlers
 from .courier import courier_admin_handlers
 from .logout import logout_public_handlers
+from .observability import observe_requests, record_response
 from .responses import NO_CACHE, handle_http_exception, handle_kratos_error, handle_unexpected
 from .selfservice import selfservice_public_handlers
 from .selfservice_recovery import recovery_verification_public_handlers
@@ -201,8 +203,8 @@ def _build(kratos: KratosApp, api: str, handlers: list[Any]) -> Litestar:
         },
         request_max_body_size=MAX_BODY_BYTES,
         after_request=_after_request,
-        before_send=[_security_headers],
-        middleware=[body_limit],
+        before_send=[_security_headers, record_response],
+        middleware=[observe_requests, body_limit],
         openapi_config=OpenAPIConfig(
             title=f"kratos-core {api} API",
             version=__version__,
@@ -231,6 +233,6 @@ def build_admin_app(kratos: KratosApp) -> Litestar:
     return _build(
         kratos,
         "admin",
-        [*shared_handlers("admin"), *identity_handlers(), *admin_recovery_handlers(), *courier_admin_handlers(), *session_admin_handlers(), *throttle_admin_handlers(), *admin_to_public_redirects()],
+        [*shared_handlers("admin"), *identity_handlers(), *admin_recovery_handlers(), *courier_admin_handlers(), *session_admin_handlers(), *throttle_admin_handlers(), *audit_admin_handlers(), *metrics_handlers(), *admin_to_public_redirects()],
     )
 

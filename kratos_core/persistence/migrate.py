@@ -14,11 +14,11 @@ from types import ModuleType
 import msgspec
 
 from .db import Database
-from .migrations import m0001_initial, m0002_courier, m0003_codes
+from .migrations import m0001_initial, m0002_courier, m0003_codes, m0004_audit
 
 __all__ = ["MIGRATIONS", "MigrationStatus", "migration_status", "apply_migrations", "pending_migrations"]
 
-MIGRATIONS: tuple[ModuleType, ...] = (m0001_initial, m0002_courier, m0003_codes)
+MIGRATIONS: tuple[ModuleType, ...] = (m0001_initial, m0002_courier, m0003_codes, m0004_audit)
 
 _LOCK_KEY = 0x6B7261746F73  # "kratos" as an integer: the advisory lock id
 

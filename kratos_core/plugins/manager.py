@@ -39,7 +39,12 @@ log = logging.getLogger("kratos.plugins")
 ENTRY_POINT_GROUP = "kratos"
 
 #: Built-in plugins: core features on the same hooks as external plugins (module paths).
-BUILTIN_PLUGINS: tuple[str, ...] = ("kratos_core.builtin.profile", "kratos_core.builtin.actions", "kratos_core.courier.plugin")
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "kratos_core.builtin.profile",
+    "kratos_core.builtin.actions",
+    "kratos_core.builtin.metrics",
+    "kratos_core.courier.plugin",
+)
 
 
 #: The environment variable naming plugins not to load (comma separated entry-point names).

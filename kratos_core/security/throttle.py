@@ -38,6 +38,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 
+from .. import metrics
 from ..errors import KratosError, ServiceUnavailable
 from ..identity.normalize import normalize_identifier
 from .client import ClientAddressResolver
@@ -239,6 +240,7 @@ class Throttle:
             later = [(i, k) for _, i, k in plan[position + 1 :] if not await self.limiter.test(i, k)]
             retry_after = await self._retry_after([(item, key), *later])
             log.info("throttled a %s attempt (retry after %d s)", kind, retry_after)
+            metrics.RATE_LIMIT_REFUSALS.labels(kind).inc()
             raise TooManyAttempts(retry_after)
 
     async def succeed(self, kind: str, keys: ThrottleKeys) -> None:

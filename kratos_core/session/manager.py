@@ -542,8 +542,11 @@ class SessionManager:
         if not looks_like_session_token(token):
             return False
         revoked = await store.revoke_by_token_digest(self.app.db, token_digest(token))
-        await self._revoked(None, None, int(revoked), "logout")
-        return revoked
+        if revoked is None:
+            return False
+        session_id, identity_id = revoked
+        await self._revoked(identity_id, session_id, 1, "logout")
+        return True
 
     async def revoke_others(self, session: Session, *, reason: str = "revoke_active_sessions") -> int:
         """Deactivate all other active sessions of the session's identity; how many.

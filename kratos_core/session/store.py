@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 
 from ..identity.model import Identity, utcnow
+from ..metrics import SESSION_CACHE
 from ..persistence.db import SESSION_CHANGES_CHANNEL, Batch, Connection, announce, announced, on_local_announcement
 from ..persistence.identities import IDENTITY_JSON, credentials_from_json, recovery_from_json, verifiable_from_json
 from .model import AuthenticationMethod, Device, Session
@@ -328,7 +329,9 @@ _REVOKE_OF = announced("UPDATE sessions SET active = $3, updated_at = $4 WHERE i
 _REVOKE_OTHERS = announced(
     "UPDATE sessions SET active = $3, updated_at = $4 WHERE identity_id = $1 AND id <> $2 AND active = $5"
 )
-_REVOKE_BY_DIGEST = announced("UPDATE sessions SET active = $2, updated_at = $3 WHERE token_digest = $1")
+_REVOKE_BY_DIGEST = announced(
+    "UPDATE sessions SET active = $2, updated_at = $3 WHERE token_digest = $1 RETURNING id, identity_id"
+)
 _DELETE = announced("DELETE FROM sessions WHERE id = $1")
 _DELETE_OF_IDENTITY = announced("DELETE FROM sessions WHERE identity_id = $1")
 _SET_EXPIRY = announced("UPDATE sessions SET expires_at = $2, updated_at = $3 WHERE id = $1")
@@ -358,12 +361,14 @@ async def revoke_identity_sessions(conn: Connection, identity_id: uuid.UUID) -> 
     return await revoke_other_sessions(conn, identity_id, _NO_SESSION)
 
 
-async def revoke_by_token_digest(conn: Connection, digest: str) -> bool:
-    """Deactivate the session a token belongs to. False when no session has that token."""
-    count = await conn.execute(_REVOKE_BY_DIGEST, digest, False, utcnow())
-    if count:
-        await announce(conn, f"d:{digest}")
-    return count > 0
+async def revoke_by_token_digest(conn: Connection, digest: str) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """Deactivate the session a token belongs to: its ``(id, identity_id)`` (for the
+    ``session.revoked`` event and the audit log), or None when no session has that token."""
+    rows = await conn.fetch(_REVOKE_BY_DIGEST, digest, False, utcnow())
+    if not rows:
+        return None
+    await announce(conn, f"d:{digest}")
+    return rows[0]["id"], rows[0]["identity_id"]
 
 
 async def delete_session(conn: Connection, session_id: uuid.UUID) -> bool:
@@ -475,12 +480,16 @@ class SessionCache:
         return len(self._entries)
 
     def get(self, digest: str) -> CacheEntry | None:
-        if not self.enabled or not self.clock.fresh:
+        if not self.enabled:
+            return None
+        if not self.clock.fresh:
+            _BYPASSES.inc()
             return None  # a listener not proven current may have missed a revocation
         entry = self._entries.get(digest)
         if entry is not None and entry.expires < time.monotonic():
             del self._entries[digest]
-            return None
+            entry = None
+        (_MISSES if entry is None else _HITS).inc()
         return entry
 
     def put(self, digest: str, row: dict[str, Any], generation: int) -> CacheEntry | None:
@@ -496,6 +505,7 @@ class SessionCache:
     def invalidate(self, payload: str) -> None:
         """Apply a change announcement (``s:<session id>``, ``d:<digest>``, ``i:<identity id>``, ``*``)."""
         self.generation += 1
+        _INVALIDATIONS.inc()
         kind, _, key = payload.partition(":")
         entries = self._entries
         if kind == "d":
@@ -517,6 +527,12 @@ class SessionCache:
 
 
 _CACHES: weakref.WeakSet[SessionCache] = weakref.WeakSet()
+
+# ``kratos_session_cache_total``: bound once (a labelled child is a dictionary lookup per call).
+_HITS = SESSION_CACHE.labels("hit")
+_MISSES = SESSION_CACHE.labels("miss")
+_BYPASSES = SESSION_CACHE.labels("bypass")
+_INVALIDATIONS = SESSION_CACHE.labels("invalidation")
 
 
 def _invalidate_local(payload: str) -> None:
