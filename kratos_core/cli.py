@@ -108,6 +108,7 @@ def serve(config_files: Sequence[str], dev: bool, watch_courier: bool, workers: 
     # Per-process pools sized by cores (the password plugin's hashing threads) share the cores
     # among the server processes: N workers x cores threads would oversubscribe them.
     os.environ["KRATOS_SERVE_WORKERS"] = str(workers)
+    metrics_dir = _metrics_directory(workers)
     with _boot_errors():
         app = build_app(config_files, dev=dev, overrides=overrides)
     _setup_logging(app.config.log.level, app.config.log.format)
@@ -119,7 +120,32 @@ def serve(config_files: Sequence[str], dev: bool, watch_courier: bool, workers: 
         if workers == 1:
             _run_server(_serve(app, sockets))
         else:
-            _serve_workers(config_files, dev, sockets, workers, overrides)
+            try:
+                _serve_workers(config_files, dev, sockets, workers, overrides)
+            finally:
+                if metrics_dir is not None:
+                    import shutil
+
+                    shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _metrics_directory(workers: int) -> str | None:
+    """With several workers, share the Prometheus metrics through files (prometheus-client's
+    multiprocess mode): a fresh ``PROMETHEUS_MULTIPROC_DIR`` set before the library is imported
+    and the workers fork, so a scrape answered by any worker sums them all. An operator's own
+    ``PROMETHEUS_MULTIPROC_DIR`` is kept (and must be emptied between runs, as the library asks).
+    Returns the directory made here (removed at exit), or None.
+    """
+    if workers == 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    if "prometheus_client" in sys.modules:  # too late to switch (an embedding process)
+        log.warning("prometheus_client was imported before the workers: each worker reports its own metrics")
+        return None
+    import tempfile
+
+    directory = tempfile.mkdtemp(prefix="kratos-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    return directory
 
 
 def _ephemeral(app: Any) -> bool:
@@ -188,6 +214,10 @@ def _serve_workers(config_files: Sequence[str], dev: bool, sockets: list[Any], w
     for pid in children:
         _, code = os.waitpid(pid, 0)
         status = status or os.waitstatus_to_exitcode(code)
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(pid)  # its live gauges stop counting
     sys.exit(status)
 
 
