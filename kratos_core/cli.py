@@ -421,6 +421,10 @@ from .cli_identities import identities  # noqa: E402 - registered after the grou
 
 cli.add_command(identities)
 
+from .cli_audit import audit  # noqa: E402
+
+cli.add_command(audit)
+
 
 def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else None, prog_name="kratos")

@@ -217,3 +217,30 @@ async def test_rows_reach_the_database_without_a_reader(tmp_path: Path) -> None:
             pytest.fail("the writer did not store the events")
     finally:
         await factory.close()
+
+
+def test_cli_export_prints_json_lines(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from kratos_core.cli import cli
+    from tests.conftest import LiveServer, make_app
+
+    with LiveServer(make_app(tmp_path)) as server:
+        created = httpx.post(
+            f"{server.admin_url}/admin/identities",
+            json={"schema_id": "default", "traits": {"email": EMAIL}},
+            headers={"User-Agent": "the operator's script"},
+        )
+        assert created.status_code == 201, created.text
+        identity_id = created.json()["id"]
+        runner = CliRunner()
+        result = runner.invoke(cli, ["audit", "export", "-e", server.admin_url, "--identity-id", identity_id])
+        assert result.exit_code == 0, result.output
+        [line] = result.output.splitlines()
+        row = json.loads(line)
+        assert row["event"] == "identity.created" and row["identity_id"] == identity_id
+        assert row["client_address"] == "127.0.0.1" and row["user_agent"] == "the operator's script"
+        assert row["payload"] == {"identity_id": identity_id, "source": "admin"}
+
+        bad = runner.invoke(cli, ["audit", "export", "-e", server.admin_url, "--since", "last week"])
+        assert bad.exit_code != 0 and "400" in bad.output
