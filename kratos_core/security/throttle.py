@@ -18,6 +18,12 @@ Each kind has a :class:`~kratos_core.config.model.ThrottleRule`: ladders of slid
 client address and identifier, per identifier and per client address. Counts live in the
 storage ``security.rate_limits.storage_url`` names, through the ``limits`` library: in memory
 for one process, in Redis for many.
+
+On Redis, :meth:`Throttle.check` and :meth:`Throttle.succeed` are one round trip each: one Lua
+script reads the identifier's epoch and walks the whole ladder of windows and keys (the same
+moving-window lists, in the same key names, as ``limits``'s own script), where counting window
+by window through ``limits`` took about 14 round trips and 3.5 ms of CPU per login. The walk is
+atomic as a whole, which is stronger than the per-window atomicity it replaces.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
+from redis.exceptions import RedisError
 
 from .. import metrics
 from ..errors import KratosError, ServiceUnavailable
@@ -136,6 +143,54 @@ def _workers() -> int:
         return 1
 
 
+#: Stands for the identifier's epoch in key names until it is known (read inside the script).
+_EPOCH = "@E@"
+
+#: ``check`` on Redis: KEYS[1] is the epoch key (absent without an identifier); ARGV[1] the time,
+#: then (key template, limit, expiry) per window in counting order. Counts each window in order
+#: as ``limits``'s ``acquire_moving_window`` does (LPUSH the time, LTRIM to the limit, EXPIRE);
+#: at the first full window it stops and returns the longest wait (seconds, as text) of that
+#: window and every later full one. Returns nil when every window took the attempt.
+_CHECK_LUA = """
+local epoch = '0'
+if #KEYS > 0 then epoch = redis.call('get', KEYS[1]) or '0' end
+local now = tonumber(ARGV[1])
+local n = (#ARGV - 1) / 3
+local keys, limits, expiries = {}, {}, {}
+for i = 1, n do
+    keys[i] = (string.gsub(ARGV[3 * i - 1], '@E@', epoch))
+    limits[i] = tonumber(ARGV[3 * i])
+    expiries[i] = tonumber(ARGV[3 * i + 1])
+end
+local function full(i)
+    local entry = redis.call('lindex', keys[i], limits[i] - 1)
+    if entry and tonumber(entry) >= now - expiries[i] then return tonumber(entry) end
+    return nil
+end
+for i = 1, n do
+    if full(i) then
+        local wait = 0
+        for j = i, n do
+            local oldest = full(j)
+            if oldest and oldest + expiries[j] - now > wait then wait = oldest + expiries[j] - now end
+        end
+        return tostring(wait)
+    end
+    redis.call('lpush', keys[i], ARGV[1])
+    redis.call('ltrim', keys[i], 0, limits[i] - 1)
+    redis.call('expire', keys[i], expiries[i])
+end
+return nil
+"""
+
+#: ``succeed`` on Redis: KEYS[1] the epoch key; ARGV the key templates to delete.
+_CLEAR_LUA = """
+local epoch = redis.call('get', KEYS[1]) or '0'
+for i = 1, #ARGV do redis.call('del', (string.gsub(ARGV[i], '@E@', epoch))) end
+return #ARGV
+"""
+
+
 def _digest(*parts: str) -> str:
     # Identifiers are personal data: storage keys carry a digest, never the address itself.
     return hashlib.blake2b("\x00".join(parts).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
@@ -163,6 +218,11 @@ class Throttle:
                 _workers(),
             )
         self.limiter = MovingWindowRateLimiter(self.storage)
+        bridge = getattr(self.storage, "bridge", None) if isinstance(self.storage, RedisStorage) else None
+        #: Redis only: the storage's client and ``limits``'s key naming, for the one-trip scripts.
+        self._bridge = bridge
+        self._check_script = bridge.storage.register_script(_CHECK_LUA) if bridge is not None else None
+        self._clear_script = bridge.storage.register_script(_CLEAR_LUA) if bridge is not None else None
         self._ladders: dict[tuple[str, str], tuple[RateLimitItem, ...]] = {}
         for kind in KINDS:
             rule = config.rule(kind)
@@ -181,28 +241,39 @@ class Throttle:
         normalised = normalize_identifier(identifier) if isinstance(identifier, str) and identifier.strip() else None
         return ThrottleKeys(address=self.client_address(request), identifier=normalised)
 
-    async def _epoch(self, identifier: str) -> int:
+    def _epoch_key(self, identifier: str) -> str:
         # An admin unlock moves the identifier to a new epoch: its old windows are never read
         # again (they cannot be listed, since address-and-identifier keys name every address).
-        return int(await self.storage.get(f"{self.config.key_prefix}:epoch:{_digest(identifier)}") or 0)
+        return f"{self.config.key_prefix}:epoch:{_digest(identifier)}"
 
-    async def _plan(self, kind: str, keys: ThrottleKeys) -> list[tuple[str, RateLimitItem, str]]:
+    async def _epoch(self, identifier: str) -> int:
+        return int(await self.storage.get(self._epoch_key(identifier)) or 0)
+
+    def _templates(self, kind: str, keys: ThrottleKeys) -> list[tuple[str, RateLimitItem, str]]:
+        """``(scope, window, key)`` in counting order; keys naming the identifier end in its
+        epoch, written :data:`_EPOCH` until it is known."""
         if kind not in KINDS:
             raise KeyError(f"unknown throttle kind {kind!r} (known: {', '.join(KINDS)})")
-        epoch = await self._epoch(keys.identifier) if keys.identifier is not None else 0
         names = {
-            "address_and_identifier": (keys.address, keys.identifier, str(epoch)) if keys.identifier else None,
-            "identifier": (keys.identifier, str(epoch)) if keys.identifier else None,
-            "address": (keys.address,),
+            "address_and_identifier": f"{_digest(keys.address, keys.identifier)}:{_EPOCH}" if keys.identifier else None,
+            "identifier": f"{_digest(keys.identifier)}:{_EPOCH}" if keys.identifier else None,
+            "address": _digest(keys.address),
         }
         plan: list[tuple[str, RateLimitItem, str]] = []
         for scope in _SCOPES:
-            parts = names[scope]
-            if parts is None:
+            name = names[scope]
+            if name is None:
                 continue
-            key = f"{self.config.key_prefix}:{kind}:{scope}:{_digest(*parts)}"
+            key = f"{self.config.key_prefix}:{kind}:{scope}:{name}"
             plan.extend((scope, item, key) for item in self._ladders[(kind, scope)])
         return plan
+
+    async def _plan(self, kind: str, keys: ThrottleKeys) -> list[tuple[str, RateLimitItem, str]]:
+        plan = self._templates(kind, keys)
+        if keys.identifier is None:
+            return plan
+        epoch = str(await self._epoch(keys.identifier))
+        return [(scope, item, key.replace(_EPOCH, epoch)) for scope, item, key in plan]
 
     # -- the API methods call --------------------------------------------------------------
 
@@ -225,12 +296,15 @@ class Throttle:
             return
         try:
             await self._count(kind, keys)
-        except StorageError:
+        except (StorageError, RedisError, OSError):
             # Fail closed: without counts, guessing would be unlimited again.
             log.error("the throttle storage is unreachable; refusing %s attempts", kind)
             raise ServiceUnavailable("Attempts cannot be counted right now; please try again later.") from None
 
     async def _count(self, kind: str, keys: ThrottleKeys) -> None:
+        if self._check_script is not None:
+            await self._count_in_one_trip(kind, keys)
+            return
         plan = await self._plan(kind, keys)
         # Each hit is atomic (a Lua script in Redis), so parallel attempts cannot overshoot.
         for position, (_, item, key) in enumerate(plan):
@@ -243,6 +317,23 @@ class Throttle:
             metrics.RATE_LIMIT_REFUSALS.labels(kind).inc()
             raise TooManyAttempts(retry_after)
 
+    async def _count_in_one_trip(self, kind: str, keys: ThrottleKeys) -> None:
+        assert self._check_script is not None and self._bridge is not None
+        plan = self._templates(kind, keys)
+        if not plan:
+            return
+        args: list[Any] = [repr(time.time())]
+        for _, item, key in plan:
+            args.extend((self._bridge.prefixed_key(item.key_for(key)), item.amount, item.get_expiry()))
+        epoch_keys = [self._bridge.prefixed_key(self._epoch_key(keys.identifier))] if keys.identifier is not None else []
+        wait = await self._check_script(keys=epoch_keys, args=args)
+        if wait is None:
+            return
+        retry_after = max(1, math.ceil(float(wait)))
+        log.info("throttled a %s attempt (retry after %d s)", kind, retry_after)
+        metrics.RATE_LIMIT_REFUSALS.labels(kind).inc()
+        raise TooManyAttempts(retry_after)
+
     async def succeed(self, kind: str, keys: ThrottleKeys) -> None:
         """The attempt was right: forget the account's counted attempts of ``kind``.
 
@@ -250,13 +341,25 @@ class Throttle:
         """
         if not self.enabled or keys.identifier is None:
             return
+        if self._clear_script is not None and self._bridge is not None:
+            cleared = [
+                self._bridge.prefixed_key(item.key_for(key))
+                for scope, item, key in self._templates(kind, keys)
+                if scope in _CLEARED_ON_SUCCESS
+            ]
+            if cleared:
+                try:
+                    await self._clear_script(keys=[self._bridge.prefixed_key(self._epoch_key(keys.identifier))], args=cleared)
+                except (RedisError, OSError) as exc:
+                    raise StorageError(exc) from exc
+            return
         plan = await self._plan(kind, keys)
         await asyncio.gather(*(self.limiter.clear(item, key) for scope, item, key in plan if scope in _CLEARED_ON_SUCCESS))
 
     async def unlock(self, identifiers: Iterable[str]) -> None:
         """Forget every count about these identifiers, from every address (admin unlock)."""
         for identifier in dict.fromkeys(normalize_identifier(i) for i in identifiers if i and i.strip()):
-            await self.storage.incr(f"{self.config.key_prefix}:epoch:{_digest(identifier)}", self._epoch_lifetime)
+            await self.storage.incr(self._epoch_key(identifier), self._epoch_lifetime)
 
     async def unlock_address(self, address: str) -> None:
         """Forget the windows of one client address (every kind, address scope only)."""

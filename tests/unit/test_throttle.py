@@ -64,8 +64,16 @@ def test_a_trusted_proxy_that_is_no_address_is_refused() -> None:
 # -- the service -------------------------------------------------------------------------------
 
 
-async def test_attempts_past_a_window_are_refused_with_the_wait() -> None:
-    throttle = Throttle(limits(password={"address_and_identifier": ["3/hour"], "identifier": [], "address": []}))
+@pytest.fixture(params=["memory", "redis"])
+def storage_url(request: pytest.FixtureRequest) -> str:
+    if request.param == "redis":
+        require_or_skip(redis_available())
+        return REDIS_URL
+    return "memory://"
+
+
+async def test_attempts_past_a_window_are_refused_with_the_wait(storage_url: str) -> None:
+    throttle = Throttle(limits(storage_url=storage_url, password={"address_and_identifier": ["3/hour"], "identifier": [], "address": []}))
     keys = throttle.keys(request("203.0.113.5"), " Jane@Example.org ")
     assert keys == ThrottleKeys(address="203.0.113.5", identifier="jane@example.org")
     for _ in range(3):
@@ -78,23 +86,27 @@ async def test_attempts_past_a_window_are_refused_with_the_wait() -> None:
     # Another address for the same identifier is a key of its own.
     await throttle.check("password", throttle.keys(request("198.51.100.7"), "jane@example.org"))
     await throttle.succeed("password", keys)
+    await throttle.check("password", keys)  # the success forgot the account's window
+    await throttle.close()
     assert await throttle.locked("password", keys) == 0
 
 
-async def test_a_success_keeps_the_address_count() -> None:
-    throttle = Throttle(limits(password={"address_and_identifier": [], "identifier": [], "address": ["2/hour"]}))
-    keys = throttle.keys(request("203.0.113.5"), "jane@example.org")
+async def test_a_success_keeps_the_address_count(storage_url: str) -> None:
+    address = f"203.0.113.{uuid.uuid4().int % 250}"
+    throttle = Throttle(limits(storage_url=storage_url, password={"address_and_identifier": [], "identifier": [], "address": ["2/hour"]}))
+    keys = throttle.keys(request(address), "jane@example.org")
     await throttle.check("password", keys)
     await throttle.check("password", keys)
     await throttle.succeed("password", keys)
     with pytest.raises(TooManyAttempts):
         await throttle.check("password", keys)
-    await throttle.unlock_address("203.0.113.5")
+    await throttle.unlock_address(address)
     await throttle.check("password", keys)
+    await throttle.close()
 
 
-async def test_unlock_forgets_an_identifier_from_every_address() -> None:
-    throttle = Throttle(limits(code={"address_and_identifier": ["1/day"], "identifier": ["2/day"], "address": []}))
+async def test_unlock_forgets_an_identifier_from_every_address(storage_url: str) -> None:
+    throttle = Throttle(limits(storage_url=storage_url, code={"address_and_identifier": ["1/day"], "identifier": ["2/day"], "address": []}))
     a, b, c = (throttle.keys(request(peer), "victim@example.org") for peer in ("10.0.0.1", "10.0.0.2", "10.0.0.3"))
     await throttle.check("code", a)
     await throttle.check("code", b)
@@ -103,6 +115,7 @@ async def test_unlock_forgets_an_identifier_from_every_address() -> None:
     await throttle.unlock(["Victim@Example.org"])
     await throttle.check("code", a)  # a's own window, too, was forgotten
     await throttle.check("code", c)
+    await throttle.close()
 
 
 async def test_switched_off_counts_nothing() -> None:
@@ -116,14 +129,6 @@ async def test_unknown_kinds_are_a_programming_error() -> None:
     throttle = Throttle(limits())
     with pytest.raises(KeyError, match="pin"):
         await throttle.check("pin", ThrottleKeys(address="x"))
-
-
-@pytest.fixture(params=["memory", "redis"])
-def storage_url(request: pytest.FixtureRequest) -> str:
-    if request.param == "redis":
-        require_or_skip(redis_available())
-        return REDIS_URL
-    return "memory://"
 
 
 async def test_parallel_attempts_get_no_more_than_a_window_holds(storage_url: str) -> None:
@@ -162,3 +167,37 @@ def test_environment_overrides_reach_the_limits(tmp_path: Any) -> None:
     assert config.security.rate_limits.rule("password").address == ("7/minute",)
     assert config.security.rate_limits.rule("password").identifier == ("100/hour",)
     assert config.security.trusted_proxies == ("10.0.0.0/8",)
+
+
+async def test_on_redis_a_check_and_a_success_are_one_round_trip_each() -> None:
+    """The whole ladder (three scopes, several windows each) in one script call (issue 15)."""
+    require_or_skip(redis_available())
+    ladder = {"address_and_identifier": ["5/minute", "10/hour"], "identifier": ["20/hour", "50/day"], "address": ["30/hour", "100/day"]}
+    throttle = Throttle(limits(storage_url=REDIS_URL, password=ladder))
+    client = throttle.storage.bridge.storage
+    calls: list[str] = []
+    original = client.execute_command
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(str(args[0]))
+        return await original(*args, **kwargs)
+
+    client.execute_command = counting
+    try:
+        keys = throttle.keys(request("203.0.113.77"), f"{uuid.uuid4().hex}@example.org")
+        await throttle.check("password", keys)  # loads the script (EVALSHA, then EVAL once)
+        calls.clear()
+        await throttle.check("password", keys)
+        assert calls == ["EVALSHA"]
+        calls.clear()
+        await throttle.succeed("password", keys)
+        assert len(calls) == 1 and calls[0] in ("EVALSHA", "EVAL")
+        for _ in range(5):  # the success emptied the 5/minute window of this address and account
+            await throttle.check("password", keys)
+        calls.clear()
+        with pytest.raises(TooManyAttempts) as refused:
+            await throttle.check("password", keys)
+        assert calls == ["EVALSHA"] and 55 <= refused.value.retry_after <= 60
+    finally:
+        client.execute_command = original
+        await throttle.close()
