@@ -15,6 +15,9 @@ The names, by what they are for:
 * services: :class:`Services` (identities, sessions, one-time secrets, the outbox, flows,
   the throttle and transactions), reached as ``ctx.services`` or injected into plugin routes as ``services``;
 * the UI: nodes, the container, message builders (:mod:`messages`) and :class:`TextMessage`;
+* metrics: :func:`hashing_queued` (a password hash waiting for a hashing thread: queue depth
+  and wait) and :func:`courier_failure` (a failed delivery attempt), the Prometheus metrics a
+  plugin reports (docs/security.md, "Metrics");
 * errors: the Kratos error family and the flow-error family that steer a flow;
 * models: identities, addresses, flows, sessions; configuration types.
 """
@@ -116,6 +119,7 @@ from .plugins.registry import (
     MethodRegistrar,
     RouteRegistrar,
 )
+from .metrics import courier_failure, hashing_queued
 from .security import KINDS as THROTTLE_KINDS
 from .security import Throttle, ThrottleKeys, TooManyAttempts
 from .services import InjectedServices, OneTimeSecrets, Outbox, Services, Transaction
@@ -132,6 +136,8 @@ __all__ = [
     "CredentialTraits",
     "MethodBase",
     "PluginError",
+    "courier_failure",
+    "hashing_queued",
     "THROTTLE_KINDS",
     "Throttle",
     "ThrottleKeys",

@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .. import metrics
 from ..events import CourierMessageAbandoned, CourierMessageSent
 from . import store
 from .channels import channel_id_for, raise_missing
@@ -176,6 +177,7 @@ class Deliverer:
         await store.record_attempt(self.app.db, message, dispatch, status=status, next_attempt_at=next_at)
         if error is not None:
             log.warning("courier: message %s attempt %d failed: %s", message.id, message.send_count + 1, error.reason)
+            metrics.courier_failure(message.channel)  # abandonment is counted from its event
         hooks = self.app.plugins.hooks
         await hooks.courier_after_send(message=message, dispatch=dispatch)
         attempts = message.send_count + 1
