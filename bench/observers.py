@@ -126,7 +126,7 @@ async def main(args: argparse.Namespace) -> None:
     print(f"login overhead: off {med['off']['login']:.0f} us, on {med['on']['login']:.0f} us (difference {login_extra:+.0f} us = {login_extra / real_cpu * 100:.2f}% of a real login)")
 
     # The metrics middleware's own cost per request (both ASGI hooks, no app behind them).
-    from kratos_core.http.observability import observe_requests, record_response
+    from kratos_core.web.observability import observe_requests, record_response
 
     async def nothing(scope, receive, send):
         return None

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import hookimpl, metrics
 from ..events import Event
-from ..http.observability import current_request_scope
+from ..web.observability import current_request_scope
 from ..persistence.audit import AuditRow, delete_audit_rows_before, insert_audit_rows
 
 if TYPE_CHECKING:  # pragma: no cover

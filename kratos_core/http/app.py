@@ -21,7 +21,7 @@ from .admin_audit import audit_admin_handlers, metrics_handlers
 from .admin_throttle import throttle_admin_handlers
 from .courier import courier_admin_handlers
 from .logout import logout_public_handlers
-from .observability import observe_requests, record_response
+from ..web.observability import observe_requests, record_response
 from .responses import NO_CACHE, handle_http_exception, handle_kratos_error, handle_unexpected
 from .selfservice import selfservice_public_handlers
 from .selfservice_recovery import recovery_verification_public_handlers
