@@ -172,8 +172,8 @@ async def test_bad_parameters_are_400_in_kratos_shape(audited: tuple[KratosApp, 
     assert r.json()["error"]["code"] == 400
 
 
-async def test_retention_deletes_old_rows(tmp_path: Path) -> None:
-    factory, app = await start(tmp_path, "memory", {"security": {**CONFIG["security"], "audit": {"retention": "24h"}}})
+async def test_retention_deletes_old_rows(tmp_path: Path, any_dsn: str) -> None:
+    factory, app = await start(tmp_path, any_dsn, {"security": {**CONFIG["security"], "audit": {"retention": "24h"}}})
     try:
         now = dt.datetime.now(dt.UTC)
         rows = [
