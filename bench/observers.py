@@ -103,7 +103,7 @@ async def main(args: argparse.Namespace) -> None:
 
     HashPool.hash, HashPool.verify = fake_hash, fake_verify
     results: dict[str, dict[str, list[float]]] = {n: {"whoami": [], "login": []} for n in apps}
-    for name, app in apps.items():  # warm-up
+    for app in apps.values():  # warm-up
         whoami, log_in = ops(app)
         for i in range(200):
             await whoami(i)
