@@ -15,7 +15,6 @@ import argon2
 import bcrypt
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
 from kratos_password import _crypt
 from kratos_password.errors import HashBoundsError, UnknownHashFormatError
 from kratos_password.formats import identify, memory_cost, parse_hash

@@ -8,7 +8,6 @@ import argon2
 import bcrypt
 import msgspec
 import pytest
-
 from kratos_password.hashing import (
     MAX_PASSWORD_BYTES,
     HasherSettings,

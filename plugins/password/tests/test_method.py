@@ -13,13 +13,13 @@ from typing import Any
 
 import bcrypt
 import httpx
+import kratos_password.plugin as password_plugin
 import pytest
 import yaml
-from kratos_core.app import KratosApp, build_app
-
-import kratos_password.plugin as password_plugin
 from kratos_password.hashing import verify_password
 from kratos_password.method import PasswordMethod, hasher_settings
+
+from kratos_core.app import KratosApp, build_app
 
 PASSWORD = "correct horse battery staple"
 SCHEMA = {

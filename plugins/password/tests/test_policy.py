@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import msgspec
 import pytest
-
 from kratos_password.errors import BreachCheckUnavailable, PolicyViolation
 from kratos_password.policy import (
     BreachCache,

@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 
 import argon2
 import pytest
-
 from kratos_password import pool as pool_module
 from kratos_password.hashing import HasherSettings, PasswordTooLongError, verify_password
 from kratos_password.pool import HashPool, MemoryBudget
@@ -186,3 +185,28 @@ async def test_shutdown_rejects_new_work() -> None:
     pool.shutdown()
     with pytest.raises(RuntimeError):
         await pool.hash("pw", BCRYPT)
+
+
+async def test_hashes_are_counted_in_the_servers_hashing_metrics() -> None:
+    """Each hash and verification passes the queue gauge and the wait histogram that
+    /metrics/prometheus shows (kratos_hashing_queue_depth, kratos_hashing_wait_seconds)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from kratos_core.metrics import REGISTRY
+    from prometheus_client import generate_latest
+
+    def waits() -> float:
+        text = generate_latest(REGISTRY).decode()
+        for family in text_string_to_metric_families(text):
+            if family.name == "kratos_hashing_wait_seconds":
+                return next(s.value for s in family.samples if s.name.endswith("_count"))
+        raise AssertionError("no hashing wait histogram")
+
+    before = waits()
+    hashes = HashPool(max_workers=1)
+    try:
+        encoded = await hashes.hash("a passphrase to count", ARGON2_1MIB)
+        assert await hashes.verify("a passphrase to count", encoded)
+    finally:
+        hashes.shutdown()
+    assert waits() == before + 2

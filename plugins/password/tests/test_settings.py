@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import kratos_password.plugin as password_plugin
 import pytest
 import yaml
-from kratos_core.app import KratosApp, build_app
-
-import kratos_password.plugin as password_plugin
 from kratos_password.hashing import verify_password
+
+from kratos_core.app import KratosApp, build_app
 
 PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "a quite different passphrase 1984"

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
+from kratos_core.api import hashing_queued
 from kratos_password.formats import memory_cost
 from kratos_password.hashing import HasherSettings, hash_password, verify_password
 
@@ -118,9 +119,16 @@ class HashPool:
     async def _run(self, memory: int, fn: Callable[..., T], *args: object) -> T:
         if memory > 0:
             await self.memory.acquire(memory)
+        started = hashing_queued()  # queue depth and wait on /metrics/prometheus
+
+        def work() -> T:
+            started()
+            return fn(*args)
+
         try:
-            future: Future[T] = self._executor.submit(fn, *args)
+            future: Future[T] = self._executor.submit(work)
         except BaseException:
+            started()
             if memory > 0:
                 self.memory.release(memory)
             raise
