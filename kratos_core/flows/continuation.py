@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..app import KratosApp
     from ..identity.model import Identity
+    from ..identity.schema import IdentitySchema
     from ..methods.protocols import LoginResult, RegistrationResult
     from ..services import Transaction
     from .engine import FlowHandler
@@ -119,8 +120,8 @@ class Flows:
         except Exception as exc:  # noqa: BLE001 - answered on the flow as a submit would be
             return await handler.flow_error(flow, {}, exc)
 
-    async def new_identity(self, flow: Flow, traits: Any) -> Identity:
-        """A new, unsaved identity of the flow's schema with validated traits.
+    async def new_identity(self, flow: Flow, traits: Any, *, schema: IdentitySchema | None = None) -> Identity:
+        """A new, unsaved identity of the flow's schema (or ``schema``) with validated traits.
 
         Raises:
             FlowValidationError: The traits break the schema (messages on the trait nodes);
@@ -129,9 +130,10 @@ class Flows:
         from ..identity.model import Identity, utcnow
         from ..identity.validation import TraitsValidationError
 
-        schemas = self._app.schemas
-        wanted = flow.identity_schema
-        schema = schemas.get(wanted) if wanted and wanted in schemas else schemas.default
+        if schema is None:
+            schemas = self._app.schemas
+            wanted = flow.identity_schema
+            schema = schemas.get(wanted) if wanted and wanted in schemas else schemas.default
         now = utcnow()
         identity = Identity(
             id=uuid.uuid4(),

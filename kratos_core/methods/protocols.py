@@ -229,23 +229,7 @@ class RegistrationContext(_FlowContext):
         Raises:
             FlowValidationError: The traits break the schema (messages on the trait nodes).
         """
-        from ..flows.errors import FlowValidationError
-
-        now = utcnow()
-        identity = Identity(
-            id=uuid.uuid4(),
-            schema_id=self.schema.id,
-            traits={} if traits is None else traits,
-            state="active",
-            state_changed_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-        try:
-            await self.app.identities.revalidate(identity)
-        except TraitsValidationError as exc:
-            raise FlowValidationError.from_traits(exc.issues) from exc
-        return identity
+        return await self.services.flows.new_identity(self.flow, traits, schema=self.schema)
 
     async def show_step(self, step: RegistrationStep, traits: Mapping[str, Any]) -> None:
         """Rebuild the flow's form for ``step`` with ``traits`` filled in (two-step registration)."""
