@@ -14,6 +14,7 @@ from .config import ADMIN_URL, IDENTITY_SCHEMA, PUBLIC_URL, default_config, merg
 from .courier import StubChannel, StubCourier
 from .first_factor import STUB_FIRST_FACTOR, StubFirstFactor, StubFirstFactorPlugin
 from .flows import FlowDriver, FlowUnavailable, UnexpectedStatus
+from .races import read_together
 from .recorder import REGISTRATION_HOOKS, HookCall, HookCoverage, HookRecorder, hookspec_names
 
 __all__ = [
@@ -38,4 +39,5 @@ __all__ = [
     "default_config",
     "hookspec_names",
     "merge",
+    "read_together",
 ]

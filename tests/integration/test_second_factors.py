@@ -16,15 +16,16 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import kratos_lookup_secret.plugin as lookup_plugin
+import kratos_password.plugin as password_plugin
+import kratos_totp.plugin as totp_plugin
 import ory_client
 import ory_kratos_client
 import pyotp
 import pytest
 
-import kratos_lookup_secret.plugin as lookup_plugin
-import kratos_password.plugin as password_plugin
-import kratos_totp.plugin as totp_plugin
 from kratos_core.app import KratosApp
+from kratos_core.testing import read_together
 from tests.conftest import base_config, make_app
 
 PASSWORD = "correct horse battery staple"
@@ -158,29 +159,6 @@ class Client:
         assert done.status_code == expect, done.text
         parse("SuccessfulNativeLogin" if expect == 200 else "LoginFlow", done.text)
         return done
-
-
-def read_together(app: Any, count: int) -> None:
-    """Make the next ``count`` identity reads of method code wait for each other.
-
-    A race on purpose: every request has read the credential before any of them writes, the
-    interleaving in which only a conditional write keeps a secret single-use.
-    """
-    original = app.services.identity
-    arrived = 0
-    everyone = asyncio.Event()
-
-    async def identity(identity_id: Any) -> Any:
-        nonlocal arrived
-        found = await original(identity_id)
-        arrived += 1
-        if arrived <= count:
-            if arrived == count:
-                everyone.set()
-            await asyncio.wait_for(everyone.wait(), 10)
-        return found
-
-    app.services.identity = identity
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import json
 import re
 from typing import Any
 
+from kratos_core.testing import read_together
 
 Lookup = Any  # the conftest's app wrapper (clients, flow driver, shortcuts)
 
@@ -32,29 +33,6 @@ def message_ids(flow: dict[str, Any], name: str | None = None) -> list[int]:
     if name is None:
         return [m["id"] for m in flow["ui"].get("messages", [])]
     return [m["id"] for m in node(flow, name)["messages"]]
-
-
-def read_together(app: Any, count: int) -> None:
-    """Make the next ``count`` identity reads of method code wait for each other.
-
-    A race on purpose: every request has read the credential before any of them writes, the
-    interleaving in which only a conditional write keeps a secret single-use.
-    """
-    original = app.services.identity
-    arrived = 0
-    everyone = asyncio.Event()
-
-    async def identity(identity_id: Any) -> Any:
-        nonlocal arrived
-        found = await original(identity_id)
-        arrived += 1
-        if arrived <= count:
-            if arrived == count:
-                everyone.set()
-            await asyncio.wait_for(everyone.wait(), 10)
-        return found
-
-    app.services.identity = identity
 
 
 async def stored_config(kl: Lookup, identity_id: str) -> dict[str, Any]:

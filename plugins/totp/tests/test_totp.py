@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import base64
+import json
 import time
 from typing import Any
-
-import pyotp
 from urllib.parse import parse_qs, urlsplit
 
+import pyotp
 from kratos_totp.cipher import Cipher
 
+from kratos_core.testing import read_together
 
 Totp = Any  # the conftest's app wrapper (clients, flow driver, shortcuts)
 
@@ -36,29 +36,6 @@ def authenticator(flow: dict[str, Any]) -> pyotp.TOTP:
 
 def otpauth_params(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-
-
-def read_together(app: Any, count: int) -> None:
-    """Make the next ``count`` identity reads of method code wait for each other.
-
-    A race on purpose: every request has read the credential before any of them writes, the
-    interleaving in which only a conditional write keeps a secret single-use.
-    """
-    original = app.services.identity
-    arrived = 0
-    everyone = asyncio.Event()
-
-    async def identity(identity_id: Any) -> Any:
-        nonlocal arrived
-        found = await original(identity_id)
-        arrived += 1
-        if arrived <= count:
-            if arrived == count:
-                everyone.set()
-            await asyncio.wait_for(everyone.wait(), 10)
-        return found
-
-    app.services.identity = identity
 
 
 def message_ids(flow: dict[str, Any], name: str | None = None) -> list[int]:
